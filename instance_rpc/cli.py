@@ -1,0 +1,151 @@
+"""The ``instance-rpc`` command. Each command parses its arguments, calls the library, renders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from ._version import __version__
+from .backends import available_backends, load_backend
+from .discovery import plugins_dir
+from .errors import InstanceRPCError
+from .server import DEFAULT_MAX_BODY, PluginServer
+from .service import InstanceService
+from .spi import Plugin
+
+__all__ = ["main"]
+
+DEFAULT_PLUGIN = "memory"
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"instance-rpc: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="instance-rpc")
+def main() -> None:
+    """Serve and drive InfraKit Instance plugins (JSON-RPC 2.0 over a Unix socket).
+
+    \b
+    Examples:
+      instance-rpc serve                      # memory backend, ~/.infrakit/plugins/instance-memory
+      instance-rpc serve --name local --plugin memory
+      instance-rpc serve --socket /tmp/p.sock
+    """
+
+
+def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Path:
+    if socket is not None:
+        return Path(socket).expanduser()
+    return plugins_dir() / (name or f"instance-{first_plugin}")
+
+
+def _backends(names: tuple[str, ...]) -> dict[str, Plugin]:
+    """The first backend is the default (``Type: ""``); with several, each answers by name too."""
+    loaded = {name: load_backend(name) for name in dict.fromkeys(names)}
+    backends: dict[str, Plugin] = {"": loaded[names[0]]}
+    if len(loaded) > 1:
+        backends.update(loaded)
+    return backends
+
+
+@main.command()
+@click.option("--socket", "socket", metavar="PATH", help="Listen on this socket path.")
+@click.option(
+    "--name",
+    metavar="NAME",
+    help="Listen on NAME in the plugins directory ($INFRAKIT_PLUGINS_DIR, "
+    "else $INFRAKIT_HOME/plugins, else ~/.infrakit/plugins). Default: instance-<plugin>.",
+)
+@click.option(
+    "--plugin",
+    "plugin_names",
+    multiple=True,
+    metavar="BACKEND",
+    help=f"Backend to serve; repeat to serve several by Type. Default: {DEFAULT_PLUGIN}.",
+)
+@click.option(
+    "--socket-mode",
+    default="600",
+    show_default=True,
+    help="Permissions of the socket (octal).",
+)
+@click.option(
+    "--max-body",
+    default=DEFAULT_MAX_BODY,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    help="Largest request body, in bytes.",
+)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+def serve(
+    socket: str | None,
+    name: str | None,
+    plugin_names: tuple[str, ...],
+    socket_mode: str,
+    max_body: int,
+    log_level: str,
+) -> None:
+    """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
+
+    \b
+    Examples:
+      instance-rpc serve
+      instance-rpc serve --name local --plugin memory --log-level debug
+    """
+    if socket is not None and name is not None:
+        _fail("give --socket or --name, not both")
+    try:
+        mode = int(socket_mode, 8)
+    except ValueError:
+        _fail(f"--socket-mode must be octal, like 600: {socket_mode!r}")
+    names = plugin_names or (DEFAULT_PLUGIN,)
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        service = InstanceService(_backends(names))
+    except InstanceRPCError as exc:
+        _fail(f"{exc} (known: {', '.join(available_backends())})")
+    server = PluginServer(
+        service, _socket_path(socket, name, names[0]), socket_mode=mode, max_body=max_body
+    )
+    try:
+        asyncio.run(_run(server))
+    except InstanceRPCError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot listen on {server.socket_path}: {exc.strerror or exc}")
+
+
+async def _run(server: PluginServer) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            click.echo("second signal: exiting now", err=True)
+            server.remove_socket()
+            os._exit(128 + signum)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await server.start()
+    types = ", ".join(t or "(default)" for t in server.service.type_names)
+    click.echo(f"listening on {server.socket_path} (types: {types})", err=False)
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        click.echo("stopping", err=True)
+        await server.close()

@@ -1,0 +1,304 @@
+"""PluginClient: a remote Instance plugin that callers use exactly like a local one.
+
+One aiohttp session per client over a ``UnixConnector``; requests are built and responses parsed
+with jsonrpcclient, bodies encoded and decoded with msgspec so ``Properties`` stay raw JSON. The
+handshake runs once, lazily, before the first Instance call: ``Handshake.Hello`` (0.6.1-era
+plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import aiohttp
+import jsonrpcclient
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+
+from . import handshake
+from .discovery import resolve
+from .errors import (
+    METHOD_NOT_FOUND,
+    SERVER_ERROR,
+    BadResponse,
+    CallTimeout,
+    PluginUnavailable,
+    RPCError,
+    error_for_code,
+)
+from .spi import INTERFACE, Plugin
+from .types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
+from .wire import (
+    NULL,
+    DescribeParams,
+    DescribeResult,
+    DestroyParams,
+    EmptyParams,
+    HelloResult,
+    ImplementsResult,
+    LabelParams,
+    OKResult,
+    PluginInfo,
+    ProvisionParams,
+    ProvisionResult,
+    TypesResult,
+    ValidateParams,
+    WireContext,
+    WireSpec,
+)
+
+__all__ = ["DEFAULT_PROVISION_TIMEOUT", "DEFAULT_TIMEOUT", "PluginClient"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds to wait for an answer to most calls."""
+
+DEFAULT_PROVISION_TIMEOUT = 600.0
+"""Seconds to wait for Provision: creating real infrastructure can take minutes."""
+
+_URL = "http://h/"  # the host is ignored on a Unix socket; Go clients send "h" too
+_R = TypeVar("_R", bound=msgspec.Struct)
+
+
+class _ErrorMember(msgspec.Struct):
+    code: int
+    message: str = ""
+    data: Any = None
+
+
+class _ResponseEnvelope(msgspec.Struct):
+    jsonrpc: str | UnsetType = UNSET
+    result: Raw | UnsetType = UNSET
+    error: _ErrorMember | UnsetType = UNSET
+    id: Any = None
+
+
+_ENVELOPE_DECODER = msgspec.json.Decoder(_ResponseEnvelope)
+_ENCODER = msgspec.json.Encoder()
+
+
+class PluginClient:
+    """An Instance plugin reached over its Unix socket; a :class:`~instance_rpc.spi.Plugin` too.
+
+    ``target`` is a socket path or a plugin name ``lookup[/type]`` from the plugins directory.
+    Use it as an async context manager, or call :meth:`close` when done.
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str],
+        *,
+        type_name: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        provision_timeout: float = DEFAULT_PROVISION_TIMEOUT,
+        plugins_dir: Path | None = None,
+    ) -> None:
+        address = resolve(target, directory=plugins_dir)
+        self.socket_path = address.socket_path
+        self.type_name = address.type if type_name is None else type_name
+        self.timeout = timeout
+        self.provision_timeout = provision_timeout
+        self._ids = itertools.count(1)
+        self._session: aiohttp.ClientSession | None = None
+        self._interface: InterfaceSpec | None = None
+        self._handshake_lock = asyncio.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> PluginClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.UnixConnector(path=str(self.socket_path))
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    # --- the Plugin interface ------------------------------------------------------------------
+
+    async def validate(self, properties: Properties) -> None:
+        raw = encode_properties(properties)
+        params = ValidateParams(Type=self.type_name, Properties=NULL if raw is None else raw)
+        await self._instance_call("Instance.Validate", params, OKResult)
+
+    async def provision(self, spec: Spec) -> str | None:
+        params = ProvisionParams(Type=self.type_name, Spec=WireSpec.from_spec(spec))
+        result = await self._instance_call(
+            "Instance.Provision", params, ProvisionResult, timeout=self.provision_timeout
+        )
+        return result.ID
+
+    async def label(self, instance: str, labels: Mapping[str, str]) -> None:
+        params = LabelParams(Type=self.type_name, Instance=instance, Labels=dict(labels))
+        await self._instance_call("Instance.Label", params, OKResult)
+
+    async def destroy(self, instance: str, context: Context) -> None:
+        wire_context = WireContext(Reason=context.reason)
+        params = DestroyParams(Type=self.type_name, Instance=instance, Context=wire_context)
+        await self._instance_call("Instance.Destroy", params, OKResult)
+
+    async def describe_instances(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> list[Description]:
+        wire_tags = None if tags is None else dict(tags)
+        params = DescribeParams(Type=self.type_name, Tags=wire_tags, Properties=properties)
+        result = await self._instance_call("Instance.DescribeInstances", params, DescribeResult)
+        return [wire.to_description() for wire in result.Descriptions or ()]
+
+    # --- discovery of the plugin ---------------------------------------------------------------
+
+    async def hello(self) -> dict[InterfaceSpec, list[str]]:
+        """The interfaces the plugin serves, each with its type names (``"."`` is the default).
+
+        Asks ``Handshake.Hello``; a 0.6.0-era plugin is asked ``Implements`` and ``Types``.
+        """
+        hello = await self._hello_or_none()
+        if hello is not None:
+            return {
+                InterfaceSpec.decode(key): [obj.Name for obj in objects]
+                for key, objects in (hello.Objects or {}).items()
+            }
+        implements = await self.call("Handshake.Implements", EmptyParams(), ImplementsResult)
+        types = await self.call("Handshake.Types", EmptyParams(), TypesResult)
+        listed = types.Types or {}
+        return {
+            spec: listed.get(spec.encode(), []) for spec in handshake.offered_interfaces(implements)
+        }
+
+    async def info(self) -> PluginInfo:
+        """The plugin's spec document (``GET /info/api.json``)."""
+        body = await self._send("GET", "info/api.json", None, self.timeout, "info")
+        try:
+            return msgspec.json.decode(body, type=PluginInfo)
+        except msgspec.DecodeError as exc:
+            raise BadResponse(f"{self.socket_path}: /info/api.json is not a spec: {exc}") from None
+
+    async def handshake(self) -> InterfaceSpec:
+        """Check (once) that the plugin speaks a compatible ``Instance``; return what it offers."""
+        async with self._handshake_lock:
+            if self._interface is None:
+                hello = await self._hello_or_none()
+                result: HelloResult | ImplementsResult
+                if hello is not None:
+                    result = hello
+                else:
+                    result = await self.call(
+                        "Handshake.Implements", EmptyParams(), ImplementsResult
+                    )
+                try:
+                    offered = handshake.offered_interfaces(result)
+                except ValueError as exc:
+                    raise BadResponse(f"{self.socket_path}: bad handshake: {exc}") from None
+                self._interface = handshake.check_compatible(offered, INTERFACE)
+            return self._interface
+
+    async def _hello_or_none(self) -> HelloResult | None:
+        try:
+            return await self.call("Handshake.Hello", EmptyParams(), HelloResult)
+        except RPCError as exc:
+            # 0.6.0-era plugins lack Hello: Go servers say so with -32000, others with -32601.
+            if exc.code in (METHOD_NOT_FOUND, SERVER_ERROR):
+                return None
+            raise
+
+    # --- calls ---------------------------------------------------------------------------------
+
+    async def _instance_call(
+        self,
+        method: str,
+        params: msgspec.Struct,
+        result_type: type[_R],
+        *,
+        timeout: float | None = None,
+    ) -> _R:
+        await self.handshake()
+        return await self.call(method, params, result_type, timeout=timeout)
+
+    async def call(
+        self,
+        method: str,
+        params: msgspec.Struct,
+        result_type: type[_R],
+        *,
+        timeout: float | None = None,
+    ) -> _R:
+        """Send one JSON-RPC request and decode its result; raise the error it answers with."""
+        # jsonrpcclient accepts any mapping-like params; a Struct encodes as the Go object.
+        request = jsonrpcclient.request(method, params=cast(Any, params), id=next(self._ids))
+        body = _ENCODER.encode(request)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("-> %s", body.decode(errors="replace"))
+        seconds = self.timeout if timeout is None else timeout
+        answer = await self._send("POST", "", body, seconds, method)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("<- %s", answer.decode(errors="replace"))
+        return self._parse(method, answer, result_type)
+
+    def _parse(self, method: str, answer: bytes, result_type: type[_R]) -> _R:
+        try:
+            envelope = _ENVELOPE_DECODER.decode(answer)
+        except msgspec.DecodeError as exc:
+            raise BadResponse(f"{method}: not a JSON-RPC response: {exc}") from None
+        if isinstance(envelope.error, _ErrorMember):
+            member = envelope.error
+            error = {"code": member.code, "message": member.message, "data": member.data}
+            response = jsonrpcclient.parse({"error": error, "id": envelope.id})
+        elif isinstance(envelope.result, Raw):
+            response = jsonrpcclient.parse({"result": envelope.result, "id": envelope.id})
+        else:
+            raise BadResponse(f"{method}: response has neither result nor error")
+        if isinstance(response, jsonrpcclient.Error):
+            raise error_for_code(response.code, response.message, response.data)
+        assert isinstance(response, jsonrpcclient.Ok)  # a single response parses to one
+        try:
+            return msgspec.json.decode(response.result, type=result_type)
+        except msgspec.DecodeError as exc:
+            raise BadResponse(f"{method}: unexpected result: {exc}") from None
+
+    async def _send(
+        self, http_method: str, path: str, body: bytes | None, seconds: float, what: str
+    ) -> bytes:
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        try:
+            async with self._http().request(
+                http_method,
+                _URL + path,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=seconds),
+            ) as response:
+                payload = await response.read()
+        except TimeoutError:
+            raise CallTimeout(what, seconds, str(self.socket_path)) from None
+        except aiohttp.ClientConnectorError as exc:
+            reason = exc.os_error.strerror or str(exc.os_error)
+            raise PluginUnavailable(str(self.socket_path), reason) from None
+        except aiohttp.ClientError as exc:
+            raise PluginUnavailable(str(self.socket_path), str(exc) or type(exc).__name__) from None
+        if response.status >= 400 and not payload.startswith((b"{", b"[")):
+            raise BadResponse(f"{what}: HTTP {response.status} from {self.socket_path}")
+        return payload
+
+
+_: type[Plugin] = PluginClient  # mypy checks that the client is a Plugin

@@ -1,0 +1,200 @@
+"""The errors of instance-rpc, in one tree::
+
+    InstanceRPCError                     everything this package raises
+    ├── RPCError                         an error with a JSON-RPC code: .code, .message, .data
+    │   ├── PluginError          -32000  raised by a backend; reaches callers with its message
+    │   │   ├── InstanceNotFound         an operation named an ID the plugin does not know
+    │   │   ├── InvalidProperties        Properties the plugin cannot use
+    │   │   └── NoSuchType               the ``Type`` param names no backend in the daemon
+    │   ├── ParseError           -32700  the request body is not JSON
+    │   ├── InvalidRequest       -32600  JSON, but not a JSON-RPC 2.0 request
+    │   ├── MethodNotFound       -32601  the daemon has no such method
+    │   ├── InvalidParams        -32602  params of the wrong shape; the message names the field
+    │   └── InternalError        -32603  a fault inside the daemon
+    ├── TransportError                   the call did not get an answer
+    │   ├── PluginUnavailable            nothing answers at the socket (missing, refused, closed)
+    │   ├── CallTimeout                  no answer within the call's timeout
+    │   └── BadResponse                  an answer that is not a JSON-RPC response
+    ├── HandshakeError                   the plugin does not speak the interface we need
+    │   ├── InterfaceNotSupported        it does not implement the interface at all
+    │   └── VersionMismatch              it implements another version of it
+    └── DiscoveryError                   a plugin name that does not resolve to a socket
+        └── PluginNotFound
+
+A client raises the same classes a local backend does: a backend's ``InstanceNotFound`` reaches a
+remote caller as a ``PluginError`` carrying the same message, so callers catch ``PluginError``
+whether the plugin is local or remote.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadResponse",
+    "CallTimeout",
+    "DiscoveryError",
+    "HandshakeError",
+    "InstanceNotFound",
+    "InstanceRPCError",
+    "InterfaceNotSupported",
+    "InternalError",
+    "InvalidParams",
+    "InvalidProperties",
+    "InvalidRequest",
+    "MethodNotFound",
+    "NoSuchType",
+    "ParseError",
+    "PluginError",
+    "PluginNotFound",
+    "PluginUnavailable",
+    "RPCError",
+    "TransportError",
+    "VersionMismatch",
+    "error_for_code",
+]
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_ERROR = -32000
+
+
+class InstanceRPCError(Exception):
+    """Base of every error raised by instance-rpc."""
+
+
+class RPCError(InstanceRPCError):
+    """An error that travels as a JSON-RPC error object."""
+
+    CODE: ClassVar[int] = INTERNAL_ERROR
+
+    def __init__(self, message: str, *, data: Any = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+        self.code: int = self.CODE if code is None else code
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code}, message={self.message!r})"
+
+
+class PluginError(RPCError):
+    """A backend failed; the message is what callers (Go ones too) see."""
+
+    CODE = SERVER_ERROR
+
+
+class InstanceNotFound(PluginError):
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"instance not found: {instance_id}")
+        self.instance_id = instance_id
+
+
+class InvalidProperties(PluginError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid Properties: {reason}")
+
+
+class NoSuchType(PluginError):
+    def __init__(self, type_name: str) -> None:
+        super().__init__(f"no-plugin:{type_name}")
+        self.type_name = type_name
+
+
+class ParseError(RPCError):
+    CODE = PARSE_ERROR
+
+
+class InvalidRequest(RPCError):
+    CODE = INVALID_REQUEST
+
+
+class MethodNotFound(RPCError):
+    CODE = METHOD_NOT_FOUND
+
+
+class InvalidParams(RPCError):
+    CODE = INVALID_PARAMS
+
+
+class InternalError(RPCError):
+    CODE = INTERNAL_ERROR
+
+
+class TransportError(InstanceRPCError):
+    """The call got no usable answer."""
+
+
+class PluginUnavailable(TransportError):
+    def __init__(self, socket_path: str, reason: str) -> None:
+        super().__init__(f"plugin at {socket_path} is unavailable: {reason}")
+        self.socket_path = socket_path
+
+
+class CallTimeout(TransportError):
+    def __init__(self, method: str, seconds: float, socket_path: str) -> None:
+        super().__init__(f"{method} on {socket_path} got no answer within {seconds:g}s")
+        self.method = method
+        self.seconds = seconds
+
+
+class BadResponse(TransportError):
+    """The plugin answered something that is not a JSON-RPC response."""
+
+
+class HandshakeError(InstanceRPCError):
+    """The plugin does not offer the interface this client needs."""
+
+
+class InterfaceNotSupported(HandshakeError):
+    def __init__(self, wanted: str, offered: list[str]) -> None:
+        listed = ", ".join(offered) or "nothing"
+        super().__init__(f"plugin does not implement {wanted}; it implements {listed}")
+        self.wanted = wanted
+        self.offered = offered
+
+
+class VersionMismatch(HandshakeError):
+    def __init__(self, wanted: str, offered: list[str]) -> None:
+        super().__init__(
+            f"version mismatch: client speaks {wanted}, plugin offers {', '.join(offered)}"
+        )
+        self.wanted = wanted
+        self.offered = offered
+
+
+class DiscoveryError(InstanceRPCError):
+    """A plugin name could not be resolved."""
+
+
+class PluginNotFound(DiscoveryError):
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(f"no plugin named {name!r} in {where}")
+        self.name = name
+
+
+_BY_CODE: dict[int, type[RPCError]] = {
+    cls.CODE: cls
+    for cls in (
+        PluginError,
+        ParseError,
+        InvalidRequest,
+        MethodNotFound,
+        InvalidParams,
+        InternalError,
+    )
+}
+
+
+def error_for_code(code: int, message: str, data: Any = None) -> RPCError:
+    """The exception for a JSON-RPC error object read off the wire."""
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        return RPCError(message, data=data, code=code)
+    return cls(message, data=data)

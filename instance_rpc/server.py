@@ -1,0 +1,189 @@
+"""The HTTP side: an aiohttp app on a Unix socket, and the socket's life from bind to removal.
+
+- ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
+- ``GET /info/api.json``: the plugin's spec document.
+
+:class:`PluginServer` refuses to start over a live daemon's socket, removes a stale one, never
+removes anything that is not a socket, and removes its own socket when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from .errors import INVALID_REQUEST, InstanceRPCError
+from .service import InstanceService
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_SOCKET_MODE",
+    "AddressInUse",
+    "PluginServer",
+    "create_app",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+"""Largest request body accepted: a Provision with large Properties fits, a flood does not."""
+
+DEFAULT_SOCKET_MODE = 0o600
+"""Only the daemon's user may connect: whoever reaches the socket can create and destroy."""
+
+_JSON = "application/json"
+
+
+class AddressInUse(InstanceRPCError):
+    """The socket path is taken: a live daemon answers there, or it is not a socket."""
+
+
+def _json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=_JSON)
+
+
+def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
+    """The aiohttp application serving ``service``."""
+
+    async def rpc(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            message = f"invalid request: body larger than the limit of {max_body} bytes"
+            error = service.error_body(INVALID_REQUEST, message)
+            return _json_response(error, status=413)
+        answer = await service.handle(body)
+        if answer is None:
+            return web.Response(status=204)
+        return _json_response(answer)
+
+    info_body = service.info_bytes()
+
+    async def info(request: web.Request) -> web.StreamResponse:
+        return _json_response(info_body)
+
+    app = web.Application(client_max_size=max_body)
+    app.router.add_get("/info/api.json", info)
+    app.router.add_post("/{path:.*}", rpc)
+    return app
+
+
+def probe_socket(path: Path) -> bool:
+    """True if a process accepts connections on the Unix socket at ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError as exc:
+            logger.debug("probe of %s: %s", path, exc)
+            return False
+        return True
+
+
+def _claim_path(path: Path) -> None:
+    """Make ``path`` free to bind, or raise :class:`AddressInUse` leaving it untouched."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise AddressInUse(f"{path} exists and is not a socket; refusing to replace it")
+    if probe_socket(path):
+        raise AddressInUse(f"another daemon is already listening on {path}")
+    logger.warning("removing stale socket %s", path)
+    path.unlink(missing_ok=True)
+
+
+class PluginServer:
+    """Serves an :class:`InstanceService` on a Unix socket until closed.
+
+    Use as ``async with PluginServer(service, path): ...`` or call :meth:`start` / :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        service: InstanceService,
+        socket_path: str | os.PathLike[str],
+        *,
+        socket_mode: int = DEFAULT_SOCKET_MODE,
+        max_body: int = DEFAULT_MAX_BODY,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.socket_path = Path(socket_path)
+        self._socket_mode = socket_mode
+        self._max_body = max_body
+        self._shutdown_timeout = shutdown_timeout
+        self._runner: web.AppRunner | None = None
+        self._identity: tuple[int, int] | None = None
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("server already started")
+        parent = self.socket_path.parent
+        if not parent.exists():
+            parent.mkdir(mode=0o700, parents=True)
+        _claim_path(self.socket_path)
+        runner = web.AppRunner(
+            create_app(self.service, max_body=self._max_body),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=self._shutdown_timeout,
+        )
+        await runner.setup()
+        try:
+            await web.UnixSite(runner, str(self.socket_path)).start()
+            os.chmod(self.socket_path, self._socket_mode)
+            status = self.socket_path.stat()
+            self._identity = (status.st_dev, status.st_ino)
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        logger.info("listening on %s", self.socket_path)
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        try:
+            await runner.cleanup()
+        finally:
+            self.remove_socket()
+
+    def remove_socket(self) -> None:
+        """Unlink the socket only if it is still the one we bound (not a successor's)."""
+        with contextlib.suppress(FileNotFoundError):
+            status = self.socket_path.lstat()
+            if (status.st_dev, status.st_ino) == self._identity:
+                self.socket_path.unlink()
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        """Start, wait for ``stop`` to be set, then close."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.close()
+
+    async def __aenter__(self) -> PluginServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,396 @@
+"""JSON-RPC 2.0 over Instance backends: bytes in, bytes out, no transport.
+
+The request envelope is parsed here once (msgspec; params stay raw JSON); each request is then
+dispatched by jsonrpcserver to a method that decodes its own params into the typed wire struct,
+picks the backend by ``Type`` and calls it. Every failure becomes a JSON-RPC error object: backend
+errors as -32000 with the backend's message, protocol errors with their standard codes.
+Tracebacks go to the log, never onto the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar, cast
+
+import msgspec
+from jsonrpcserver import Error, Success, async_dispatch_to_response
+from jsonrpcserver.response import ErrorResponse, SuccessResponse
+from jsonrpcserver.sentinels import NODATA
+from msgspec import Raw
+
+from . import handshake
+from ._version import __version__
+from .errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    SERVER_ERROR,
+    NoSuchType,
+    RPCError,
+)
+from .spi import Plugin, VendorProvider
+from .types import VendorInfo
+from .wire import (
+    DescribeParams,
+    DescribeResult,
+    DestroyParams,
+    EmptyParams,
+    LabelParams,
+    MethodExample,
+    OKResult,
+    PluginInfo,
+    ProvisionParams,
+    ProvisionResult,
+    ValidateParams,
+    WireContext,
+    WireDescription,
+    WireInterface,
+    WireInterfaceSpec,
+    WireSpec,
+    WireVendor,
+    context_of,
+    raw_or_none,
+)
+
+__all__ = ["DEFAULT_VENDOR", "InstanceService"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_VENDOR = VendorInfo(
+    name="instance-rpc", version=__version__, url="https://pypi.org/project/instance-rpc/"
+)
+
+_P = TypeVar("_P", bound=msgspec.Struct)
+Result = Any  # jsonrpcserver's Either[ErrorResult, SuccessResult]
+MethodBody = Callable[[Raw | None], Awaitable[Result]]
+
+_REQUEST_ID = str | int | float | None
+
+
+class _ErrorObject(msgspec.Struct):
+    code: int
+    message: str
+    data: Any = None
+
+
+class _ErrorEnvelope(msgspec.Struct):
+    error: _ErrorObject
+    id: Any = None
+    jsonrpc: str = "2.0"
+
+
+class _SuccessEnvelope(msgspec.Struct):
+    result: Any
+    id: Any = None
+    jsonrpc: str = "2.0"
+
+
+_ENCODER = msgspec.json.Encoder()
+_BODY_DECODER = msgspec.json.Decoder(dict[str, Raw] | list[Raw])
+_OBJECT_DECODER = msgspec.json.Decoder(dict[str, Raw])
+_ID_DECODER = msgspec.json.Decoder(_REQUEST_ID)
+_STR_DECODER = msgspec.json.Decoder(str)
+_NULL = Raw(b"null")
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _unwrap(either: Any) -> Any:
+    """jsonrpcserver hands responses over wrapped in oslash's Left/Right."""
+    return either._error if hasattr(either, "_error") else either._value
+
+
+def _decoded_str(raw: Raw | None) -> str | None:
+    """The string a raw member holds, or ``None`` when it is missing or not a string."""
+    if raw is None:
+        return None
+    try:
+        return _STR_DECODER.decode(raw)
+    except msgspec.ValidationError:
+        return None
+
+
+def _error_object(response: ErrorResponse) -> _ErrorObject:
+    data = None if response.data is NODATA else response.data
+    if response.code == METHOD_NOT_FOUND:
+        return _ErrorObject(response.code, f"method not found: {data}")
+    if response.code == INVALID_PARAMS and isinstance(data, str):
+        # jsonrpcserver's own argument check; our methods take any params object.
+        return _ErrorObject(response.code, f"invalid params: {data}")
+    return _ErrorObject(response.code, response.message, data)
+
+
+def _error_bytes(code: int, message: str, request_id: Any = _NULL) -> bytes:
+    return _ENCODER.encode(_ErrorEnvelope(error=_ErrorObject(code, message), id=request_id))
+
+
+class _RequestRejected(Exception):
+    """A request that cannot be dispatched; answered with ``code`` and ``message``."""
+
+    def __init__(self, code: int, message: str, request_id: Raw = _NULL) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+class InstanceService:
+    """Serves one or more Instance backends, chosen per call by the ``Type`` param.
+
+    ``backends`` maps type names to plugins; ``""`` is the default that Go clients address when
+    they name no type.
+    """
+
+    def __init__(self, backends: Mapping[str, Plugin], *, vendor: VendorInfo | None = None) -> None:
+        if not backends:
+            raise ValueError("an InstanceService needs at least one backend")
+        self._backends: dict[str, Plugin] = dict(backends)
+        default = self._backends.get("") or next(iter(self._backends.values()))
+        self._vendor = vendor or (
+            default.vendor_info() if isinstance(default, VendorProvider) else DEFAULT_VENDOR
+        )
+        self._methods: dict[str, Callable[..., Awaitable[Result]]] = {
+            name: self._wrap(name, body)
+            for name, body in {
+                "Instance.Validate": self._validate,
+                "Instance.Provision": self._provision,
+                "Instance.Label": self._label,
+                "Instance.Destroy": self._destroy,
+                "Instance.DescribeInstances": self._describe,
+                "Handshake.Implements": self._implements,
+                "Handshake.Types": self._types,
+                "Handshake.Hello": self._hello,
+            }.items()
+        }
+        self._info = self._build_info()
+
+    @property
+    def type_names(self) -> list[str]:
+        """The types served, ``""`` (the default) first when there is one."""
+        return sorted(self._backends, key=lambda name: (name != "", name))
+
+    @property
+    def method_names(self) -> list[str]:
+        return sorted(self._methods)
+
+    def info(self) -> PluginInfo:
+        """The document served at ``GET /info/api.json``."""
+        return self._info
+
+    def info_bytes(self) -> bytes:
+        return _ENCODER.encode(self._info)
+
+    @staticmethod
+    def error_body(code: int, message: str) -> bytes:
+        """A JSON-RPC error response (id ``null``) for failures found before parsing."""
+        return _error_bytes(code, message)
+
+    # --- the JSON-RPC layer ------------------------------------------------------------------
+
+    async def handle(self, body: bytes) -> bytes | None:
+        """Answer one HTTP body, a request or a batch; ``None`` means no response is due."""
+        try:
+            parsed = _BODY_DECODER.decode(body)
+        except msgspec.ValidationError:
+            return _error_bytes(INVALID_REQUEST, "invalid request: expected a JSON object or array")
+        except msgspec.DecodeError as exc:
+            return _error_bytes(PARSE_ERROR, f"parse error: {exc}")
+        if isinstance(parsed, dict):
+            return await self._handle_one(parsed)
+        if not parsed:
+            return _error_bytes(INVALID_REQUEST, "invalid request: empty batch")
+        answers = await asyncio.gather(*(self._handle_raw(item) for item in parsed))
+        present = [answer for answer in answers if answer is not None]
+        if not present:
+            return None
+        return b"[" + b",".join(present) + b"]"
+
+    async def _handle_raw(self, item: Raw) -> bytes | None:
+        try:
+            request = _OBJECT_DECODER.decode(item)
+        except msgspec.DecodeError:
+            return _error_bytes(INVALID_REQUEST, "invalid request: expected a JSON object")
+        return await self._handle_one(request)
+
+    async def _handle_one(self, request: dict[str, Raw]) -> bytes | None:
+        try:
+            envelope = self._check_envelope(request)
+        except _RequestRejected as exc:
+            return _error_bytes(exc.code, exc.message, exc.request_id)
+        response = await async_dispatch_to_response(
+            cast(str, envelope),  # parsed already; the deserializer hook passes it through
+            self._methods,
+            context=request.get("params"),
+            deserializer=_identity,
+            validator=_identity,
+            post_process=_unwrap,
+        )
+        if response is None:
+            return None
+        if isinstance(response, SuccessResponse):
+            return _ENCODER.encode(_SuccessEnvelope(result=response.result, id=response.id))
+        if isinstance(response, ErrorResponse):
+            return _ENCODER.encode(_ErrorEnvelope(error=_error_object(response), id=response.id))
+        # jsonrpcserver wraps its own failures in Left(...); never expected, never fatal.
+        logger.error("unexpected dispatcher answer: %r", response)
+        return _error_bytes(INTERNAL_ERROR, "internal error")
+
+    @staticmethod
+    def _check_envelope(request: dict[str, Raw]) -> dict[str, Any]:
+        """Validate the members jsonrpcserver relies on; params stay raw for the method."""
+        raw_id = request.get("id")
+        if raw_id is not None:
+            try:
+                _ID_DECODER.decode(raw_id)
+            except msgspec.ValidationError:
+                raise _RequestRejected(
+                    INVALID_REQUEST, "invalid request: id must be a string, number or null"
+                ) from None
+        answer_id = _NULL if raw_id is None else raw_id
+        if _decoded_str(request.get("jsonrpc")) != "2.0":
+            raise _RequestRejected(
+                INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"', answer_id
+            )
+        method = _decoded_str(request.get("method"))
+        if method is None:
+            raise _RequestRejected(
+                INVALID_REQUEST, "invalid request: method must be a string", answer_id
+            )
+        envelope: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if raw_id is not None:
+            envelope["id"] = raw_id
+        return envelope
+
+    def _wrap(self, name: str, body: MethodBody) -> Callable[..., Awaitable[Result]]:
+        """Turn every failure of ``body`` into a JSON-RPC error result, and log the call."""
+
+        async def method(params: Raw | None = None) -> Result:
+            started = time.perf_counter()
+            outcome = "ok"
+            try:
+                return await body(params)
+            except RPCError as exc:
+                outcome = f"error {exc.code}: {exc.message}"
+                return Error(exc.code, exc.message, exc.data)
+            except Exception as exc:
+                logger.exception("%s failed in the backend", name)
+                message = str(exc) or type(exc).__name__
+                outcome = f"error {SERVER_ERROR}: {message}"
+                return Error(SERVER_ERROR, message)
+            finally:
+                if logger.isEnabledFor(logging.INFO):
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    logger.info("%s %s (%.1f ms)", name, outcome, elapsed_ms)
+
+        method.__name__ = name
+        return method
+
+    # --- methods -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _decode(struct: type[_P], params: Raw | None) -> _P:
+        try:
+            return _decoder(struct).decode(params if params is not None else b"{}")
+        except msgspec.ValidationError as exc:
+            raise RPCError(f"invalid params: {exc}", code=INVALID_PARAMS) from None
+
+    def _backend(self, type_name: str) -> Plugin:
+        backend = self._backends.get(type_name)
+        if backend is None:
+            raise NoSuchType(type_name)
+        return backend
+
+    async def _validate(self, params: Raw | None) -> Result:
+        p = self._decode(ValidateParams, params)
+        await self._backend(p.Type).validate(raw_or_none(p.Properties))
+        return Success(OKResult(Type=p.Type, OK=True))
+
+    async def _provision(self, params: Raw | None) -> Result:
+        p = self._decode(ProvisionParams, params)
+        backend = self._backend(p.Type)
+        instance_id = await backend.provision(p.Spec.to_spec())
+        if instance_id is not None and not isinstance(instance_id, str):
+            raise TypeError(f"the backend returned a non-string ID: {instance_id!r}")
+        return Success(ProvisionResult(Type=p.Type, ID=instance_id))
+
+    async def _label(self, params: Raw | None) -> Result:
+        p = self._decode(LabelParams, params)
+        await self._backend(p.Type).label(p.Instance, p.Labels or {})
+        return Success(OKResult(Type=p.Type, OK=True))
+
+    async def _destroy(self, params: Raw | None) -> Result:
+        p = self._decode(DestroyParams, params)
+        await self._backend(p.Type).destroy(p.Instance, context_of(p))
+        return Success(OKResult(Type=p.Type, OK=True))
+
+    async def _describe(self, params: Raw | None) -> Result:
+        p = self._decode(DescribeParams, params)
+        found = await self._backend(p.Type).describe_instances(p.Tags, properties=p.Properties)
+        descriptions = [WireDescription.from_description(d, p.Properties) for d in found]
+        return Success(DescribeResult(Type=p.Type, Descriptions=descriptions))
+
+    async def _implements(self, params: Raw | None) -> Result:
+        return Success(handshake.implements_result())
+
+    async def _types(self, params: Raw | None) -> Result:
+        return Success(handshake.types_result(self.type_names))
+
+    async def _hello(self, params: Raw | None) -> Result:
+        return Success(handshake.hello_result(self.type_names))
+
+    # --- the spec endpoint ---------------------------------------------------------------------
+
+    def _build_info(self) -> PluginInfo:
+        example_properties = Raw(b'{"instanceType":"small","disk":{"sizeGb":10}}')
+        examples: list[tuple[str, msgspec.Struct, msgspec.Struct]] = [
+            ("Instance.DescribeInstances", DescribeParams(), DescribeResult()),
+            ("Instance.Destroy", DestroyParams(Instance="", Context=WireContext()), OKResult()),
+            ("Instance.Label", LabelParams(Instance=""), OKResult()),
+            (
+                "Instance.Provision",
+                ProvisionParams(Spec=WireSpec(Properties=example_properties)),
+                ProvisionResult(),
+            ),
+            ("Instance.Validate", ValidateParams(Properties=example_properties), OKResult()),
+        ]
+        methods = [
+            MethodExample(
+                Request={"jsonrpc": "2.0", "method": name, "params": params, "id": "1"},
+                Response={"result": result, "id": "1"},
+            )
+            for name, params, result in examples
+        ]
+        implemented = [WireInterfaceSpec.from_spec(spec) for spec in handshake.ALL_INTERFACES]
+        interfaces = [
+            WireInterface(Name=spec.Name, Version=spec.Version, Sub=spec.Sub, Methods=methods)
+            for spec in implemented
+        ]
+        return PluginInfo(
+            Vendor=WireVendor.from_vendor(self._vendor),
+            Implements=implemented,
+            Interfaces=interfaces,
+        )
+
+
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    struct: msgspec.json.Decoder(struct)
+    for struct in (
+        ValidateParams,
+        ProvisionParams,
+        LabelParams,
+        DestroyParams,
+        DescribeParams,
+        EmptyParams,
+    )
+}
+
+
+def _decoder(struct: type[_P]) -> msgspec.json.Decoder[_P]:
+    return _DECODERS[struct]

@@ -1,0 +1,70 @@
+"""The Instance plugin interface: what every backend and every client implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from .types import (
+    ROLLING_UPDATE,
+    TERMINATION,
+    Context,
+    Description,
+    InterfaceSpec,
+    Properties,
+    Spec,
+    VendorInfo,
+)
+
+__all__ = [
+    "INTERFACE",
+    "ROLLING_UPDATE",
+    "SUPPORTED_VERSIONS",
+    "TERMINATION",
+    "Plugin",
+    "VendorProvider",
+]
+
+INTERFACE = InterfaceSpec("Instance", "0.6.0")
+"""The interface this package implements."""
+
+SUPPORTED_VERSIONS: tuple[str, ...] = ("0.6.0", "0.6.1")
+"""Versions of ``Instance`` whose methods are identical on the wire (0.6.1 changed only the
+handshake), so a client of one works with a plugin of the other."""
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    """An Instance plugin: creates, labels, describes and destroys instances.
+
+    Backends raise :class:`~instance_rpc.errors.PluginError` (or any exception) to fail a call;
+    its message is what remote callers see.
+    """
+
+    async def validate(self, properties: Properties) -> None:
+        """Check ``properties`` without side effects; raise if they are unusable.
+
+        From the server they arrive as ``msgspec.Raw`` (or ``None`` for JSON ``null``); local
+        callers may pass plain values. :func:`~instance_rpc.types.load_properties` reads both.
+        """
+
+    async def provision(self, spec: Spec) -> str | None:
+        """Create an instance from a :class:`~instance_rpc.types.Spec`; return its ID."""
+
+    async def label(self, instance: str, labels: Mapping[str, str]) -> None:
+        """Merge ``labels`` into the instance's tags (existing keys are overwritten)."""
+
+    async def destroy(self, instance: str, context: Context) -> None:
+        """Destroy the instance; ``context.reason`` says why."""
+
+    async def describe_instances(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> list[Description]:
+        """Instances whose tags include all of ``tags``; with their properties if asked."""
+
+
+@runtime_checkable
+class VendorProvider(Protocol):
+    """Optional: a plugin that names its maker in the spec endpoint."""
+
+    def vendor_info(self) -> VendorInfo: ...

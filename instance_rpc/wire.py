@@ -1,0 +1,231 @@
+"""The wire form of each method: params and results with the Go field names, and conversions.
+
+Go sends ``null`` for empty maps and lists and for an absent ``LogicalID``; these structs accept
+it, and the client sends what Go sends. ``Properties`` stay raw JSON end to end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+
+from .types import Attachment, Context, Description, InterfaceSpec, Spec, VendorInfo
+
+__all__ = [
+    "DescribeParams",
+    "DescribeResult",
+    "DestroyParams",
+    "HelloResult",
+    "ImplementsResult",
+    "LabelParams",
+    "OKResult",
+    "ProvisionParams",
+    "ProvisionResult",
+    "TypesResult",
+    "ValidateParams",
+    "WireDescription",
+    "WireSpec",
+]
+
+
+NULL = Raw(b"null")
+
+
+def raw_or_none(raw: Raw) -> Raw | None:
+    """JSON ``null`` as ``None``; any other raw value as it is."""
+    return None if raw == NULL else raw
+
+
+def _null_raw() -> Raw:
+    return NULL
+
+
+class _Wire(msgspec.Struct, kw_only=True):
+    """Unknown members are ignored, as Go's decoder does."""
+
+
+# --- shared parts ---------------------------------------------------------------------------
+
+
+class WireAttachment(_Wire, kw_only=True):
+    ID: str
+    Type: str = ""
+
+
+class WireContext(_Wire, kw_only=True):
+    Reason: str = ""
+
+
+class WireSpec(_Wire, kw_only=True):
+    Properties: Raw = msgspec.field(default_factory=_null_raw)
+    Tags: dict[str, str] | None = None
+    Init: str = ""
+    LogicalID: str | None = None
+    Attachments: list[WireAttachment] | None = None
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> WireSpec:
+        return cls(
+            Properties=NULL if spec.properties is None else spec.properties,
+            Tags=spec.tags or None,
+            Init=spec.init,
+            LogicalID=spec.logical_id,
+            Attachments=[WireAttachment(ID=a.id, Type=a.type) for a in spec.attachments] or None,
+        )
+
+    def to_spec(self) -> Spec:
+        return Spec(
+            properties=raw_or_none(self.Properties),
+            tags=self.Tags or {},
+            init=self.Init,
+            logical_id=self.LogicalID,
+            attachments=[Attachment(id=a.ID, type=a.Type) for a in self.Attachments or ()],
+        )
+
+
+class WireDescription(_Wire, kw_only=True):
+    ID: str
+    LogicalID: str | None = None
+    Tags: dict[str, str] | None = None
+    Properties: Raw | UnsetType = UNSET  # Go omits empty Properties
+
+    @classmethod
+    def from_description(
+        cls, description: Description, with_properties: bool = True
+    ) -> WireDescription:
+        props = description.properties if with_properties else None
+        return cls(
+            ID=description.id,
+            LogicalID=description.logical_id,
+            Tags=description.tags,
+            Properties=UNSET if props is None else props,
+        )
+
+    def to_description(self) -> Description:
+        return Description(
+            id=self.ID,
+            logical_id=self.LogicalID,
+            tags=self.Tags or {},
+            properties=None if self.Properties is UNSET else self.Properties,
+        )
+
+
+class WireInterfaceSpec(_Wire, kw_only=True):
+    Name: str
+    Version: str
+    Sub: str = ""
+
+    @classmethod
+    def from_spec(cls, spec: InterfaceSpec) -> WireInterfaceSpec:
+        return cls(Name=spec.name, Version=spec.version, Sub=spec.sub)
+
+    def to_spec(self) -> InterfaceSpec:
+        return InterfaceSpec(self.Name, self.Version, self.Sub)
+
+
+# --- params ---------------------------------------------------------------------------------
+
+
+class ValidateParams(_Wire, kw_only=True):
+    Type: str = ""
+    Properties: Raw = msgspec.field(default_factory=_null_raw)
+
+
+class ProvisionParams(_Wire, kw_only=True):
+    Type: str = ""
+    Spec: WireSpec
+
+
+class LabelParams(_Wire, kw_only=True):
+    Type: str = ""
+    Instance: str
+    Labels: dict[str, str] | None = None
+
+
+class DestroyParams(_Wire, kw_only=True):
+    Type: str = ""
+    Instance: str
+    Context: WireContext = msgspec.field(default_factory=WireContext)
+
+
+class DescribeParams(_Wire, kw_only=True):
+    Type: str = ""
+    Tags: dict[str, str] | None = None
+    Properties: bool = False
+
+
+class EmptyParams(_Wire, kw_only=True):
+    """The handshake methods take no params (Go sends ``{}``)."""
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+class OKResult(_Wire, kw_only=True):
+    Type: str = ""
+    OK: bool = False
+
+
+class ProvisionResult(_Wire, kw_only=True):
+    Type: str = ""
+    ID: str | None = None
+
+
+class DescribeResult(_Wire, kw_only=True):
+    Type: str = ""
+    Descriptions: list[WireDescription] | None = None
+
+
+class ImplementsResult(_Wire, kw_only=True):
+    APIs: list[WireInterfaceSpec] | None = None
+
+
+class TypesResult(_Wire, kw_only=True):
+    Types: dict[str, list[str]] | None = None
+
+
+class HelloObject(_Wire, kw_only=True):
+    Name: str
+    ProxyFor: str = ""
+
+
+class HelloResult(_Wire, kw_only=True):
+    Objects: dict[str, list[HelloObject]] | None = None
+
+
+# --- the spec endpoint (GET /info/api.json) -------------------------------------------------
+
+
+class WireVendor(_Wire, kw_only=True):
+    Name: str
+    Version: str
+    Sub: str = ""
+    URL: str = ""
+
+    @classmethod
+    def from_vendor(cls, vendor: VendorInfo) -> WireVendor:
+        return cls(Name=vendor.name, Version=vendor.version, URL=vendor.url)
+
+
+class MethodExample(_Wire, kw_only=True):
+    Request: dict[str, Any]
+    Response: dict[str, Any]
+
+
+class WireInterface(_Wire, kw_only=True):
+    Name: str
+    Version: str
+    Sub: str = ""
+    Methods: list[MethodExample] = msgspec.field(default_factory=list)
+
+
+class PluginInfo(_Wire, kw_only=True):
+    Vendor: WireVendor | None = None
+    Implements: list[WireInterfaceSpec] = msgspec.field(default_factory=list)
+    Interfaces: list[WireInterface] = msgspec.field(default_factory=list)
+
+
+def context_of(params: DestroyParams) -> Context:
+    return Context(params.Context.Reason)

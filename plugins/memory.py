@@ -1,0 +1,89 @@
+"""An in-memory Instance backend: for tests, demos and as a reference of the contract.
+
+- IDs are ``inst-1``, ``inst-2``, ... in creation order.
+- DescribeInstances returns instances whose tags include *all* the given tags.
+- Label merges labels into the tags, overwriting keys that exist.
+- Provision with a ``logical_id`` that names a live instance returns that instance's ID, so a
+  Provision retried after a timeout does not create a second instance.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+from instance_rpc.errors import InstanceNotFound, InvalidProperties
+from instance_rpc.spi import Plugin
+from instance_rpc.types import (
+    Context,
+    Description,
+    Properties,
+    Spec,
+    VendorInfo,
+    json_kind,
+    load_properties,
+)
+
+__all__ = ["MemoryPlugin"]
+
+
+class MemoryPlugin:
+    """Instances kept in a dict; nothing survives the process."""
+
+    def __init__(self, *, id_prefix: str = "inst-") -> None:
+        self._id_prefix = id_prefix
+        self._next_number = itertools.count(1)
+        self._instances: dict[str, Description] = {}
+
+    def vendor_info(self) -> VendorInfo:
+        return VendorInfo(name="instance-rpc-memory", version="0.1.0")
+
+    async def validate(self, properties: Properties) -> None:
+        value = load_properties(properties)
+        if not isinstance(value, dict):
+            raise InvalidProperties(f"must be a JSON object, got {json_kind(value)}")
+
+    async def provision(self, spec: Spec) -> str:
+        if spec.logical_id is not None:
+            for existing in self._instances.values():
+                if existing.logical_id == spec.logical_id:
+                    return existing.id
+        instance_id = f"{self._id_prefix}{next(self._next_number)}"
+        self._instances[instance_id] = Description(
+            id=instance_id,
+            logical_id=spec.logical_id,
+            tags=dict(spec.tags),
+            properties=spec.properties,
+        )
+        return instance_id
+
+    async def label(self, instance: str, labels: Mapping[str, str]) -> None:
+        self._get(instance).tags.update(labels)
+
+    async def destroy(self, instance: str, context: Context) -> None:
+        if self._instances.pop(instance, None) is None:
+            raise InstanceNotFound(instance)
+
+    async def describe_instances(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> list[Description]:
+        wanted = tuple((tags or {}).items())
+        return [
+            Description(
+                id=d.id,
+                logical_id=d.logical_id,
+                tags=dict(d.tags),
+                properties=d.properties if properties else None,
+            )
+            for d in self._instances.values()
+            if all(d.tags.get(key) == value for key, value in wanted)
+        ]
+
+    def _get(self, instance: str) -> Description:
+        try:
+            return self._instances[instance]
+        except KeyError:
+            raise InstanceNotFound(instance) from None
+
+
+_: type[Plugin] = MemoryPlugin  # mypy checks that MemoryPlugin satisfies the protocol
