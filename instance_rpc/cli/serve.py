@@ -1,4 +1,4 @@
-"""The ``instance-rpc`` command. Each command parses its arguments, calls the library, renders."""
+"""``instance-rpc serve``: run a plugin daemon until a signal stops it."""
 
 from __future__ import annotations
 
@@ -11,36 +11,17 @@ from pathlib import Path
 
 import click
 
-from ._version import __version__
-from .backends import available_backends, load_backend
-from .discovery import plugins_dir
-from .errors import InstanceRPCError
-from .server import DEFAULT_MAX_BODY, PluginServer
-from .service import InstanceService
-from .spi import Plugin
+from ..backends import available_backends, load_backend
+from ..discovery import plugins_dir
+from ..errors import InstanceRPCError
+from ..server import DEFAULT_MAX_BODY, PluginServer
+from ..service import InstanceService
+from ..spi import Plugin
+from ._app import LOG_LEVELS, fail, main
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_PLUGIN", "serve"]
 
 DEFAULT_PLUGIN = "memory"
-LOG_LEVELS = ["debug", "info", "warning", "error"]
-
-
-def _fail(message: str) -> None:
-    click.echo(f"instance-rpc: {message}", err=True)
-    sys.exit(1)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="instance-rpc")
-def main() -> None:
-    """Serve and drive InfraKit Instance plugins (JSON-RPC 2.0 over a Unix socket).
-
-    \b
-    Examples:
-      instance-rpc serve                      # memory backend, ~/.infrakit/plugins/instance-memory
-      instance-rpc serve --name local --plugin memory
-      instance-rpc serve --socket /tmp/p.sock
-    """
 
 
 def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Path:
@@ -103,11 +84,11 @@ def serve(
       instance-rpc serve --name local --plugin memory --log-level debug
     """
     if socket is not None and name is not None:
-        _fail("give --socket or --name, not both")
+        fail("give --socket or --name, not both")
     try:
         mode = int(socket_mode, 8)
     except ValueError:
-        _fail(f"--socket-mode must be octal, like 600: {socket_mode!r}")
+        fail(f"--socket-mode must be octal, like 600: {socket_mode!r}")
     names = plugin_names or (DEFAULT_PLUGIN,)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -115,16 +96,16 @@ def serve(
     try:
         service = InstanceService(_backends(names))
     except InstanceRPCError as exc:
-        _fail(f"{exc} (known: {', '.join(available_backends())})")
+        fail(f"{exc} (known: {', '.join(available_backends())})")
     server = PluginServer(
         service, _socket_path(socket, name, names[0]), socket_mode=mode, max_body=max_body
     )
     try:
         asyncio.run(_run(server))
     except InstanceRPCError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"cannot listen on {server.socket_path}: {exc.strerror or exc}")
+        fail(f"cannot listen on {server.socket_path}: {exc.strerror or exc}")
 
 
 async def _run(server: PluginServer) -> None:

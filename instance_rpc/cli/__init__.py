@@ -1,0 +1,6 @@
+"""The ``instance-rpc`` command line."""
+
+from . import serve as _serve  # noqa: F401  (registers the command)
+from ._app import main
+
+__all__ = ["main"]

@@ -1,0 +1,36 @@
+"""The ``instance-rpc`` command group and what its commands share.
+
+Each command lives in a module of its own: it parses its arguments, calls the library, renders.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from .._version import __version__
+
+__all__ = ["LOG_LEVELS", "fail", "main"]
+
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+
+
+def fail(message: str) -> NoReturn:
+    """End the command with one readable line on stderr and exit status 1."""
+    click.echo(f"instance-rpc: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="instance-rpc")
+def main() -> None:
+    """Serve and drive InfraKit Instance plugins (JSON-RPC 2.0 over a Unix socket).
+
+    \b
+    Examples:
+      instance-rpc serve                      # memory backend, ~/.infrakit/plugins/instance-memory
+      instance-rpc serve --name local --plugin memory
+      instance-rpc serve --socket /tmp/p.sock
+    """
