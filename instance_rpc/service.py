@@ -33,6 +33,7 @@ from .errors import (
     NoSuchType,
     RPCError,
 )
+from .field_paths import name_map_keys
 from .spi import Plugin, VendorProvider
 from .types import VendorInfo
 from .wire import (
@@ -299,7 +300,8 @@ class InstanceService:
         try:
             return _decoder(struct).decode(params if params is not None else b"{}")
         except msgspec.ValidationError as exc:
-            raise RPCError(f"invalid params: {exc}", code=INVALID_PARAMS) from None
+            message = name_map_keys(str(exc), params)
+            raise RPCError(f"invalid params: {message}", code=INVALID_PARAMS) from None
 
     def _backend(self, type_name: str) -> Plugin:
         backend = self._backends.get(type_name)

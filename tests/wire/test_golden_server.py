@@ -1,0 +1,55 @@
+"""Each recorded Go request, sent to our server, gets the recorded answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from instance_rpc.testing import running_server
+from plugins.memory import MemoryPlugin
+from tests.http import post
+from tests.wire.golden import VERSIONS, WIRE_ROOT, exchanges, literal
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_recorded_requests_get_recorded_answers(version: str, sock_dir: Path) -> None:
+    recorded = [e for e in exchanges(version) if e.request is not None]
+    assert len(recorded) >= 19
+    async with running_server(MemoryPlugin(), sock_dir / "golden") as path:
+        for exchange in recorded:
+            assert exchange.request is not None
+            status, answer = await post(path, exchange.request)
+            assert status == 200
+            assert literal(answer) == literal(exchange.response), (
+                f"{version} {exchange.number} {exchange.label}"
+            )
+
+
+def shape(document: Any) -> Any:
+    """Keys and value kinds, recursively; lists by the shape of their first item."""
+    if isinstance(document, dict):
+        return {key: shape(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [shape(document[0])] if document else []
+    return type(document).__name__
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_spec_endpoint_has_the_go_shape(version: str, sock_dir: Path) -> None:
+    go_info = json.loads((WIRE_ROOT / version / "info-api.json").read_bytes())
+    async with running_server(MemoryPlugin(), sock_dir / "golden") as path:
+        status, answer = await post(path, b"", path="/info/api.json", method="GET")
+    assert status == 200
+    ours = json.loads(answer)
+    assert shape(ours) == shape(go_info)
+    go_methods = [m["Request"]["method"] for m in go_info["Interfaces"][0]["Methods"]]
+    our_methods = [m["Request"]["method"] for m in ours["Interfaces"][0]["Methods"]]
+    assert our_methods == go_methods
+    for go_method, our_method in zip(
+        go_info["Interfaces"][0]["Methods"], ours["Interfaces"][0]["Methods"], strict=True
+    ):
+        assert shape(our_method) == shape(go_method)
+    assert go_info["Implements"][0] in ours["Implements"]
