@@ -20,7 +20,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .errors import INVALID_REQUEST, InstanceRPCError
+from .errors import INTERNAL_ERROR, INVALID_REQUEST, InstanceRPCError
 from .service import InstanceService
 
 __all__ = [
@@ -40,6 +40,12 @@ DEFAULT_SOCKET_MODE = 0o600
 """Only the daemon's user may connect: whoever reaches the socket can create and destroy."""
 
 _JSON = "application/json"
+INFO_PATH = "/info/api.json"
+
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {"application/json", "application/json-rpc", "application/jsonrequest"}
+)
+"""Request content types taken as JSON; a request without a Content-Type is taken too."""
 
 
 class AddressInUse(InstanceRPCError):
@@ -50,29 +56,50 @@ def _json_response(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type=_JSON)
 
 
-def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
-    """The aiohttp application serving ``service``."""
+def _error_response(service: InstanceService, status: int, message: str) -> web.Response:
+    return _json_response(service.error_body(INVALID_REQUEST, message), status=status)
 
-    async def rpc(request: web.Request) -> web.StreamResponse:
+
+def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
+    """The aiohttp application serving ``service``.
+
+    Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
+    an HTML error page.
+    """
+    info_body = service.info_bytes()
+
+    async def rpc(request: web.Request) -> web.Response:
+        if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
+            "Content-Type"
+        ):
+            message = f"unsupported Content-Type {request.content_type!r}; send application/json"
+            return _error_response(service, 415, message)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             message = f"invalid request: body larger than the limit of {max_body} bytes"
-            error = service.error_body(INVALID_REQUEST, message)
-            return _json_response(error, status=413)
-        answer = await service.handle(body)
+            return _error_response(service, 413, message)
+        try:
+            answer = await service.handle(body)
+        except Exception:
+            logger.exception("unexpected failure answering a request")
+            answer = service.error_body(INTERNAL_ERROR, "internal error")
         if answer is None:
             return web.Response(status=204)
         return _json_response(answer)
 
-    info_body = service.info_bytes()
-
-    async def info(request: web.Request) -> web.StreamResponse:
-        return _json_response(info_body)
+    async def route(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            return await rpc(request)
+        if request.method in ("GET", "HEAD"):
+            if request.path == INFO_PATH:
+                return _json_response(info_body)
+            return _error_response(service, 404, f"no such document: {request.path}")
+        message = f"method {request.method} not allowed: POST JSON-RPC, or GET {INFO_PATH}"
+        return _error_response(service, 405, message)
 
     app = web.Application(client_max_size=max_body)
-    app.router.add_get("/info/api.json", info)
-    app.router.add_post("/{path:.*}", rpc)
+    app.router.add_route("*", "/{path:.*}", route)
     return app
 
 

@@ -58,13 +58,16 @@ from .wire import (
     raw_or_none,
 )
 
-__all__ = ["DEFAULT_VENDOR", "InstanceService"]
+__all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_VENDOR", "InstanceService"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_VENDOR = VendorInfo(
     name="instance-rpc", version=__version__, url="https://pypi.org/project/instance-rpc/"
 )
+
+DEFAULT_MAX_BATCH = 1000
+"""Most requests one batch may carry."""
 
 _P = TypeVar("_P", bound=msgspec.Struct)
 Result = Any  # jsonrpcserver's Either[ErrorResult, SuccessResult]
@@ -149,7 +152,14 @@ class InstanceService:
     they name no type.
     """
 
-    def __init__(self, backends: Mapping[str, Plugin], *, vendor: VendorInfo | None = None) -> None:
+    def __init__(
+        self,
+        backends: Mapping[str, Plugin],
+        *,
+        vendor: VendorInfo | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        self.max_batch = max_batch
         if not backends:
             raise ValueError("an InstanceService needs at least one backend")
         self._backends: dict[str, Plugin] = dict(backends)
@@ -198,15 +208,26 @@ class InstanceService:
     async def handle(self, body: bytes) -> bytes | None:
         """Answer one HTTP body, a request or a batch; ``None`` means no response is due."""
         try:
+            body.decode("utf-8")  # msgspec leaves raw members unchecked
+        except UnicodeDecodeError as exc:
+            return _error_bytes(PARSE_ERROR, f"parse error: invalid UTF-8 at byte {exc.start}")
+        try:
             parsed = _BODY_DECODER.decode(body)
         except msgspec.ValidationError:
             return _error_bytes(INVALID_REQUEST, "invalid request: expected a JSON object or array")
         except msgspec.DecodeError as exc:
             return _error_bytes(PARSE_ERROR, f"parse error: {exc}")
+        except RecursionError:
+            return _error_bytes(INVALID_REQUEST, "invalid request: JSON nested too deeply")
         if isinstance(parsed, dict):
             return await self._handle_one(parsed)
         if not parsed:
             return _error_bytes(INVALID_REQUEST, "invalid request: empty batch")
+        if len(parsed) > self.max_batch:
+            message = (
+                f"invalid request: batch of {len(parsed)} exceeds the limit of {self.max_batch}"
+            )
+            return _error_bytes(INVALID_REQUEST, message)
         answers = await asyncio.gather(*(self._handle_raw(item) for item in parsed))
         present = [answer for answer in answers if answer is not None]
         if not present:
@@ -216,7 +237,7 @@ class InstanceService:
     async def _handle_raw(self, item: Raw) -> bytes | None:
         try:
             request = _OBJECT_DECODER.decode(item)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return _error_bytes(INVALID_REQUEST, "invalid request: expected a JSON object")
         return await self._handle_one(request)
 
@@ -264,6 +285,19 @@ class InstanceService:
             raise _RequestRejected(
                 INVALID_REQUEST, "invalid request: method must be a string", answer_id
             )
+        params = request.get("params")
+        if params is not None:
+            first = memoryview(params)[:1].tobytes()
+            if first == b"[":
+                raise _RequestRejected(
+                    INVALID_PARAMS,
+                    "invalid params: params must be an object of named members, got array",
+                    answer_id,
+                )
+            if first != b"{":
+                raise _RequestRejected(
+                    INVALID_REQUEST, "invalid request: params must be an object or array", answer_id
+                )
         envelope: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if raw_id is not None:
             envelope["id"] = raw_id
