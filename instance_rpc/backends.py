@@ -6,7 +6,8 @@ A third-party package ships a backend by declaring, in its ``pyproject.toml``::
     mycloud = "mycloud_plugin:MyCloudPlugin"
 
 and ``instance-rpc serve --plugin mycloud`` loads it. The entry point names a callable (usually the
-class) that takes keyword options and returns a :class:`~instance_rpc.spi.Plugin`.
+class) that takes keyword options and returns a :class:`~instance_rpc.spi.Plugin`. While developing,
+``--plugin package.module:Class`` loads a backend that is not registered yet.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def load_backend(name: str, **options: Any) -> Plugin:
     """Create the backend registered as ``name`` with ``options``."""
     targets = _targets()
     target = targets.get(name)
+    if target is None and ":" in name:
+        target = name
     if target is None:
         raise UnknownBackend(name, sorted(targets))
-    return _import(target)(**options)
+    try:
+        factory = _import(target)
+    except (ImportError, AttributeError) as exc:
+        raise InstanceRPCError(f"cannot load backend {name!r} ({target}): {exc}") from None
+    return factory(**options)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import stat
 from pathlib import Path
@@ -25,6 +26,7 @@ from .service import InstanceService
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
     "DEFAULT_SOCKET_MODE",
     "AddressInUse",
     "PluginServer",
@@ -38,6 +40,9 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 DEFAULT_SOCKET_MODE = 0o600
 """Only the daemon's user may connect: whoever reaches the socket can create and destroy."""
+
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+"""Seconds in-flight calls get to finish once the server is asked to stop."""
 
 _JSON = "application/json"
 INFO_PATH = "/info/api.json"
@@ -143,12 +148,14 @@ class PluginServer:
         socket_path: str | os.PathLike[str],
         *,
         socket_mode: int = DEFAULT_SOCKET_MODE,
+        socket_group: str | int | None = None,
         max_body: int = DEFAULT_MAX_BODY,
-        shutdown_timeout: float = 10.0,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
         self.service = service
         self.socket_path = Path(socket_path)
         self._socket_mode = socket_mode
+        self._socket_group = socket_group
         self._max_body = max_body
         self._shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
@@ -170,6 +177,10 @@ class PluginServer:
         await runner.setup()
         try:
             await web.UnixSite(runner, str(self.socket_path)).start()
+            if self._socket_group is not None:
+                group = self._socket_group
+                numeric = isinstance(group, str) and group.isdigit()
+                shutil.chown(self.socket_path, group=int(group) if numeric else group)
             os.chmod(self.socket_path, self._socket_mode)
             status = self.socket_path.stat()
             self._identity = (status.st_dev, status.st_ino)

@@ -14,7 +14,7 @@ import click
 from ..backends import available_backends, load_backend
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
-from ..server import DEFAULT_MAX_BODY, PluginServer
+from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
 from ._app import LOG_LEVELS, fail, main
@@ -61,6 +61,18 @@ def _backends(names: tuple[str, ...]) -> dict[str, Plugin]:
     help="Permissions of the socket (octal).",
 )
 @click.option(
+    "--socket-group",
+    metavar="GROUP",
+    help="Give the socket to this group (with --socket-mode 660, its members may connect).",
+)
+@click.option(
+    "--grace",
+    default=DEFAULT_SHUTDOWN_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds in-flight calls get to finish after SIGTERM/SIGINT; a second signal exits now.",
+)
+@click.option(
     "--max-body",
     default=DEFAULT_MAX_BODY,
     show_default=True,
@@ -73,6 +85,8 @@ def serve(
     name: str | None,
     plugin_names: tuple[str, ...],
     socket_mode: str,
+    socket_group: str | None,
+    grace: float,
     max_body: int,
     log_level: str,
 ) -> None:
@@ -98,14 +112,20 @@ def serve(
     except InstanceRPCError as exc:
         fail(f"{exc} (known: {', '.join(available_backends())})")
     server = PluginServer(
-        service, _socket_path(socket, name, names[0]), socket_mode=mode, max_body=max_body
+        service,
+        _socket_path(socket, name, names[0]),
+        socket_mode=mode,
+        socket_group=socket_group,
+        max_body=max_body,
+        shutdown_timeout=grace,
     )
     try:
         asyncio.run(_run(server))
     except InstanceRPCError as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot listen on {server.socket_path}: {exc.strerror or exc}")
+    except (OSError, LookupError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(f"cannot listen on {server.socket_path}: {reason}")
 
 
 async def _run(server: PluginServer) -> None:

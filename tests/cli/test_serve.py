@@ -1,0 +1,142 @@
+"""``instance-rpc serve`` as a user runs it: a real process, signals, the socket's life."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from instance_rpc import PluginClient, Spec
+from tests.daemon import Daemon, daemon, run_daemon
+
+
+def plugins_env(sock_dir: Path) -> dict[str, str]:
+    return {"INFRAKIT_PLUGINS_DIR": str(sock_dir / "plugins")}
+
+
+def test_serve_listens_privately_in_the_plugins_dir_and_cleans_up(sock_dir: Path) -> None:
+    env = plugins_env(sock_dir)
+    with daemon(["--plugin", "memory", "--name", "web"], env) as running:
+        assert running.socket_path == sock_dir / "plugins" / "web"
+        assert stat.S_IMODE(running.socket_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE((sock_dir / "plugins").stat().st_mode) == 0o700
+
+        async def use() -> list[str]:
+            async with PluginClient("web", plugins_dir=sock_dir / "plugins") as plugin:
+                await plugin.provision(Spec(tags={"a": "b"}))
+                return [d.id for d in await plugin.describe_instances({"a": "b"})]
+
+        assert asyncio.run(use()) == ["inst-1"]
+        assert running.stop(signal.SIGTERM) == 0
+        assert not running.socket_path.exists()
+
+
+def test_serve_default_name_and_sigint(sock_dir: Path) -> None:
+    with daemon([], plugins_env(sock_dir)) as running:
+        assert running.socket_path.name == "instance-memory"
+        assert running.stop(signal.SIGINT) == 0
+        assert not running.socket_path.exists()
+
+
+def test_socket_mode_option(sock_dir: Path) -> None:
+    path = sock_dir / "shared.sock"
+    with daemon(["--socket", str(path), "--socket-mode", "660", "--socket-group", "0"]) as running:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660
+        assert path.stat().st_gid == 0
+        running.stop()
+
+
+def test_a_second_daemon_on_a_live_socket_is_refused(sock_dir: Path) -> None:
+    path = sock_dir / "live.sock"
+    with daemon(["--socket", str(path)]) as first:
+        second = run_daemon(["--socket", str(path)])
+        assert not isinstance(second, Daemon)
+        assert second.returncode == 1
+        assert second.stderr is not None
+        message = second.stderr.read()
+        assert f"another daemon is already listening on {path}" in message
+        assert "Traceback" not in message
+
+        async def still_answers() -> str | None:
+            async with PluginClient(path) as plugin:
+                return await plugin.provision(Spec())
+
+        assert asyncio.run(still_answers()) == "inst-1"
+        first.stop()
+
+
+def test_a_stale_socket_is_replaced(sock_dir: Path) -> None:
+    path = sock_dir / "stale.sock"
+    with socket.socket(socket.AF_UNIX) as dead:
+        dead.bind(str(path))  # bound, never listening, closed: what a kill -9 leaves
+    assert path.exists()
+    with daemon(["--socket", str(path)]) as running:
+        assert running.socket_path == path
+        running.stop()
+    assert not path.exists()
+
+
+def test_a_path_that_is_not_a_socket_is_never_removed(sock_dir: Path) -> None:
+    path = sock_dir / "precious.txt"
+    path.write_text("keep me")
+    refused = run_daemon(["--socket", str(path)])
+    assert not isinstance(refused, Daemon)
+    assert refused.returncode == 1
+    assert refused.stderr is not None
+    assert "exists and is not a socket" in refused.stderr.read()
+    assert path.read_text() == "keep me"
+
+
+def test_unknown_backend_is_one_clear_line(sock_dir: Path) -> None:
+    refused = run_daemon(["--socket", str(sock_dir / "x"), "--plugin", "nope"])
+    assert not isinstance(refused, Daemon)
+    assert refused.returncode == 1
+    assert refused.stderr is not None
+    error = refused.stderr.read()
+    assert "unknown backend 'nope'" in error
+    assert "memory" in error
+    assert "Traceback" not in error
+
+
+def test_in_flight_calls_finish_on_sigterm(sock_dir: Path) -> None:
+    path = sock_dir / "slow.sock"
+    args = ["--socket", str(path), "--plugin", "tests.slow_backend:SlowPlugin"]
+    with daemon(args, {"SLOW_PLUGIN_SECONDS": "1"}) as running:
+
+        async def provision_while_stopping() -> str | None:
+            async with PluginClient(path) as plugin:
+                await plugin.handshake()
+                call = asyncio.create_task(plugin.provision(Spec()))
+                await asyncio.sleep(0.3)  # let the call reach the daemon before the signal
+                running.process.send_signal(signal.SIGTERM)
+                return await call
+
+        assert asyncio.run(provision_while_stopping()) == "inst-1"
+        assert running.process.wait(15) == 0
+    assert not path.exists()
+
+
+def test_a_second_signal_exits_at_once(sock_dir: Path) -> None:
+    path = sock_dir / "stuck.sock"
+    args = ["--socket", str(path), "--plugin", "tests.slow_backend:SlowPlugin", "--grace", "60"]
+    with daemon(args, {"SLOW_PLUGIN_SECONDS": "60"}) as running:
+
+        async def stuck_call() -> None:
+            async with PluginClient(path) as plugin:
+                await plugin.handshake()
+                call = asyncio.create_task(plugin.provision(Spec()))
+                await asyncio.sleep(0.3)
+                running.process.send_signal(signal.SIGTERM)
+                await asyncio.sleep(0.3)
+                running.process.send_signal(signal.SIGTERM)
+                with pytest.raises(Exception):  # noqa: B017, PT011  the daemon is gone mid-call
+                    await call
+
+        asyncio.run(stuck_call())
+        assert running.process.wait(10) == 128 + signal.SIGTERM
+        assert "second signal" in running.stderr()
+    assert not path.exists()
