@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -54,7 +54,13 @@ from .wire import (
     WireSpec,
 )
 
-__all__ = ["DEFAULT_PROVISION_TIMEOUT", "DEFAULT_TIMEOUT", "PluginClient"]
+__all__ = [
+    "DEFAULT_PROVISION_TIMEOUT",
+    "DEFAULT_RETRIES",
+    "DEFAULT_RETRY_BACKOFF",
+    "DEFAULT_TIMEOUT",
+    "PluginClient",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +70,15 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_PROVISION_TIMEOUT = 600.0
 """Seconds to wait for Provision: creating real infrastructure can take minutes."""
 
+DEFAULT_RETRIES = 3
+"""Extra attempts for a call that found no plugin, when repeating it is safe."""
+
+DEFAULT_RETRY_BACKOFF = 0.1
+"""Seconds before the first retry; doubled before each next one."""
+
 _URL = "http://h/"  # the host is ignored on a Unix socket; Go clients send "h" too
 _R = TypeVar("_R", bound=msgspec.Struct)
+_T = TypeVar("_T")
 
 
 class _ErrorMember(msgspec.Struct):
@@ -99,6 +112,8 @@ class PluginClient:
         type_name: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         provision_timeout: float = DEFAULT_PROVISION_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         plugins_dir: Path | None = None,
     ) -> None:
         address = resolve(target, directory=plugins_dir)
@@ -106,6 +121,8 @@ class PluginClient:
         self.type_name = address.type if type_name is None else type_name
         self.timeout = timeout
         self.provision_timeout = provision_timeout
+        self.retries = retries
+        self.retry_backoff = retry_backoff
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._interface: InterfaceSpec | None = None
@@ -140,12 +157,16 @@ class PluginClient:
     async def validate(self, properties: Properties) -> None:
         raw = encode_properties(properties)
         params = ValidateParams(Type=self.type_name, Properties=NULL if raw is None else raw)
-        await self._instance_call("Instance.Validate", params, OKResult)
+        await self._instance_call("Instance.Validate", params, OKResult, idempotent=True)
 
     async def provision(self, spec: Spec) -> str | None:
         params = ProvisionParams(Type=self.type_name, Spec=WireSpec.from_spec(spec))
         result = await self._instance_call(
-            "Instance.Provision", params, ProvisionResult, timeout=self.provision_timeout
+            "Instance.Provision",
+            params,
+            ProvisionResult,
+            timeout=self.provision_timeout,
+            idempotent=spec.logical_id is not None,  # the plugin returns the live instance
         )
         return result.ID
 
@@ -163,7 +184,9 @@ class PluginClient:
     ) -> list[Description]:
         wire_tags = None if tags is None else dict(tags)
         params = DescribeParams(Type=self.type_name, Tags=wire_tags, Properties=properties)
-        result = await self._instance_call("Instance.DescribeInstances", params, DescribeResult)
+        result = await self._instance_call(
+            "Instance.DescribeInstances", params, DescribeResult, idempotent=True
+        )
         return [wire.to_description() for wire in result.Descriptions or ()]
 
     # --- discovery of the plugin ---------------------------------------------------------------
@@ -215,7 +238,9 @@ class PluginClient:
 
     async def _hello_or_none(self) -> HelloResult | None:
         try:
-            return await self.call("Handshake.Hello", EmptyParams(), HelloResult)
+            return await self._retrying(
+                lambda: self.call("Handshake.Hello", EmptyParams(), HelloResult), idempotent=True
+            )
         except RPCError as exc:
             # 0.6.0-era plugins lack Hello: Go servers say so with -32000, others with -32601.
             if exc.code in (METHOD_NOT_FOUND, SERVER_ERROR):
@@ -230,10 +255,32 @@ class PluginClient:
         params: msgspec.Struct,
         result_type: type[_R],
         *,
+        idempotent: bool = False,
         timeout: float | None = None,
     ) -> _R:
         await self.handshake()
-        return await self.call(method, params, result_type, timeout=timeout)
+        return await self._retrying(
+            lambda: self.call(method, params, result_type, timeout=timeout), idempotent=idempotent
+        )
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[_T]], *, idempotent: bool) -> _T:
+        """Repeat ``attempt`` with backoff while no plugin answers and repeating is safe.
+
+        A request that never reached the plugin is always safe to repeat; one that may have
+        reached it only when the method is idempotent. Timeouts are never repeated: the plugin
+        may still be working on the call.
+        """
+        delay = self.retry_backoff
+        for remaining in range(self.retries, -1, -1):
+            try:
+                return await attempt()
+            except PluginUnavailable as exc:
+                if remaining == 0 or (exc.request_sent and not idempotent):
+                    raise
+                logger.info("%s; retrying in %.2fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def call(
         self,
@@ -293,7 +340,7 @@ class PluginClient:
             raise CallTimeout(what, seconds, str(self.socket_path)) from None
         except aiohttp.ClientConnectorError as exc:
             reason = exc.os_error.strerror or str(exc.os_error)
-            raise PluginUnavailable(str(self.socket_path), reason) from None
+            raise PluginUnavailable(str(self.socket_path), reason, request_sent=False) from None
         except aiohttp.ClientError as exc:
             raise PluginUnavailable(str(self.socket_path), str(exc) or type(exc).__name__) from None
         if response.status >= 400 and not payload.startswith((b"{", b"[")):

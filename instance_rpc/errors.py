@@ -132,9 +132,13 @@ class TransportError(InstanceRPCError):
 
 
 class PluginUnavailable(TransportError):
-    def __init__(self, socket_path: str, reason: str) -> None:
+    """Nothing answered. ``request_sent`` is False when the request certainly never arrived
+    (no connection could be made), so repeating it is safe whatever the method."""
+
+    def __init__(self, socket_path: str, reason: str, *, request_sent: bool = True) -> None:
         super().__init__(f"plugin at {socket_path} is unavailable: {reason}")
         self.socket_path = socket_path
+        self.request_sent = request_sent
 
 
 class CallTimeout(TransportError):
