@@ -33,6 +33,7 @@ from .errors import (
     RPCError,
     error_for_code,
 )
+from .logs import redact
 from .spi import INTERFACE, Plugin
 from .types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
 from .wire import (
@@ -295,11 +296,11 @@ class PluginClient:
         request = jsonrpcclient.request(method, params=cast(Any, params), id=next(self._ids))
         body = _ENCODER.encode(request)
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("-> %s", body.decode(errors="replace"))
+            logger.debug("-> %s", redact(body.decode(errors="replace")))
         seconds = self.timeout if timeout is None else timeout
         answer = await self._send("POST", "", body, seconds, method)
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("<- %s", answer.decode(errors="replace"))
+            logger.debug("<- %s", redact(answer.decode(errors="replace")))
         return self._parse(method, answer, result_type)
 
     def _parse(self, method: str, answer: bytes, result_type: type[_R]) -> _R:

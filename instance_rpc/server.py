@@ -22,6 +22,7 @@ from types import TracebackType
 from aiohttp import web
 
 from .errors import INTERNAL_ERROR, INVALID_REQUEST, InstanceRPCError
+from .logs import redact
 from .service import InstanceService
 
 __all__ = [
@@ -84,6 +85,8 @@ def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) ->
         except web.HTTPRequestEntityTooLarge:
             message = f"invalid request: body larger than the limit of {max_body} bytes"
             return _error_response(service, 413, message)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("<- %s", redact(body.decode(errors="replace")))
         try:
             answer = await service.handle(body)
         except Exception:
@@ -91,6 +94,8 @@ def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) ->
             answer = service.error_body(INTERNAL_ERROR, "internal error")
         if answer is None:
             return web.Response(status=204)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("-> %s", redact(answer.decode(errors="replace")))
         return _json_response(answer)
 
     async def route(request: web.Request) -> web.Response:

@@ -71,7 +71,18 @@ DEFAULT_MAX_BATCH = 1000
 
 _P = TypeVar("_P", bound=msgspec.Struct)
 Result = Any  # jsonrpcserver's Either[ErrorResult, SuccessResult]
-MethodBody = Callable[[Raw | None], Awaitable[Result]]
+
+
+class _Call:
+    """What the per-call log line reports besides the method: filled in as the call proceeds."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self) -> None:
+        self.type_name = ""
+
+
+MethodBody = Callable[[Raw | None, _Call], Awaitable[Result]]
 
 _REQUEST_ID = str | int | float | None
 
@@ -309,8 +320,9 @@ class InstanceService:
         async def method(params: Raw | None = None) -> Result:
             started = time.perf_counter()
             outcome = "ok"
+            call = _Call()
             try:
-                return await body(params)
+                return await body(params, call)
             except RPCError as exc:
                 outcome = f"error {exc.code}: {exc.message}"
                 return Error(exc.code, exc.message, exc.data)
@@ -322,7 +334,8 @@ class InstanceService:
             finally:
                 if logger.isEnabledFor(logging.INFO):
                     elapsed_ms = (time.perf_counter() - started) * 1000
-                    logger.info("%s %s (%.1f ms)", name, outcome, elapsed_ms)
+                    type_name = call.type_name or handshake.DEFAULT_TYPE_NAME
+                    logger.info("%s type=%s %s (%.1f ms)", name, type_name, outcome, elapsed_ms)
 
         method.__name__ = name
         return method
@@ -330,12 +343,14 @@ class InstanceService:
     # --- methods -------------------------------------------------------------------------------
 
     @staticmethod
-    def _decode(struct: type[_P], params: Raw | None) -> _P:
+    def _decode(struct: type[_P], params: Raw | None, call: _Call) -> _P:
         try:
-            return _decoder(struct).decode(params if params is not None else b"{}")
+            decoded = _decoder(struct).decode(params if params is not None else b"{}")
         except msgspec.ValidationError as exc:
             message = name_map_keys(str(exc), params)
             raise RPCError(f"invalid params: {message}", code=INVALID_PARAMS) from None
+        call.type_name = getattr(decoded, "Type", "")
+        return decoded
 
     def _backend(self, type_name: str) -> Plugin:
         backend = self._backends.get(type_name)
@@ -343,42 +358,42 @@ class InstanceService:
             raise NoSuchType(type_name)
         return backend
 
-    async def _validate(self, params: Raw | None) -> Result:
-        p = self._decode(ValidateParams, params)
+    async def _validate(self, params: Raw | None, call: _Call) -> Result:
+        p = self._decode(ValidateParams, params, call)
         await self._backend(p.Type).validate(raw_or_none(p.Properties))
         return Success(OKResult(Type=p.Type, OK=True))
 
-    async def _provision(self, params: Raw | None) -> Result:
-        p = self._decode(ProvisionParams, params)
+    async def _provision(self, params: Raw | None, call: _Call) -> Result:
+        p = self._decode(ProvisionParams, params, call)
         backend = self._backend(p.Type)
         instance_id = await backend.provision(p.Spec.to_spec())
         if instance_id is not None and not isinstance(instance_id, str):
             raise TypeError(f"the backend returned a non-string ID: {instance_id!r}")
         return Success(ProvisionResult(Type=p.Type, ID=instance_id))
 
-    async def _label(self, params: Raw | None) -> Result:
-        p = self._decode(LabelParams, params)
+    async def _label(self, params: Raw | None, call: _Call) -> Result:
+        p = self._decode(LabelParams, params, call)
         await self._backend(p.Type).label(p.Instance, p.Labels or {})
         return Success(OKResult(Type=p.Type, OK=True))
 
-    async def _destroy(self, params: Raw | None) -> Result:
-        p = self._decode(DestroyParams, params)
+    async def _destroy(self, params: Raw | None, call: _Call) -> Result:
+        p = self._decode(DestroyParams, params, call)
         await self._backend(p.Type).destroy(p.Instance, context_of(p))
         return Success(OKResult(Type=p.Type, OK=True))
 
-    async def _describe(self, params: Raw | None) -> Result:
-        p = self._decode(DescribeParams, params)
+    async def _describe(self, params: Raw | None, call: _Call) -> Result:
+        p = self._decode(DescribeParams, params, call)
         found = await self._backend(p.Type).describe_instances(p.Tags, properties=p.Properties)
         descriptions = [WireDescription.from_description(d, p.Properties) for d in found]
         return Success(DescribeResult(Type=p.Type, Descriptions=descriptions))
 
-    async def _implements(self, params: Raw | None) -> Result:
+    async def _implements(self, params: Raw | None, call: _Call) -> Result:
         return Success(handshake.implements_result())
 
-    async def _types(self, params: Raw | None) -> Result:
+    async def _types(self, params: Raw | None, call: _Call) -> Result:
         return Success(handshake.types_result(self.type_names))
 
-    async def _hello(self, params: Raw | None) -> Result:
+    async def _hello(self, params: Raw | None, call: _Call) -> Result:
         return Success(handshake.hello_result(self.type_names))
 
     # --- the spec endpoint ---------------------------------------------------------------------

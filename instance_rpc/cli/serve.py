@@ -14,6 +14,7 @@ import click
 from ..backends import available_backends, load_backend
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
+from ..logs import install_redaction
 from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
@@ -107,6 +108,7 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_redaction()
     try:
         service = InstanceService(_backends(names))
     except InstanceRPCError as exc:

@@ -140,3 +140,25 @@ def test_a_second_signal_exits_at_once(sock_dir: Path) -> None:
         assert running.process.wait(10) == 128 + signal.SIGTERM
         assert "second signal" in running.stderr()
     assert not path.exists()
+
+
+def test_logs_one_line_per_call_and_never_a_secret(sock_dir: Path) -> None:
+    path = sock_dir / "logs.sock"
+    with daemon(["--socket", str(path), "--log-level", "debug"]) as running:
+
+        async def calls() -> None:
+            async with PluginClient(path) as plugin:
+                spec = Spec(
+                    properties={"password": "hunter2", "size": 2}, tags={"api_token": "t0k"}
+                )
+                await plugin.provision(spec)
+                await plugin.describe_instances({}, properties=True)
+
+        asyncio.run(calls())
+        running.stop()
+        log = running.stderr()
+    assert "hunter2" not in log
+    assert "t0k" not in log
+    assert '"password":"***"' in log
+    assert "Instance.Provision type=. ok (" in log
+    assert "Instance.DescribeInstances type=. ok (" in log

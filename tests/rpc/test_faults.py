@@ -188,5 +188,8 @@ async def test_call_errors_are_logged_one_line_per_call(
         with pytest.raises(PluginError):
             await client.label("nope", {})
     lines = [r.getMessage() for r in caplog.records if r.name == "instance_rpc.service"]
-    assert any(line.startswith("Instance.Provision ok") for line in lines)
-    assert any("Instance.Label error -32000: instance not found: nope" in line for line in lines)
+    assert any(line.startswith("Instance.Provision type=. ok (") for line in lines)
+    assert any(
+        line.startswith("Instance.Label type=. error -32000: instance not found: nope")
+        for line in lines
+    )

@@ -1,0 +1,58 @@
+"""Log lines without secrets.
+
+Values under keys that look secret (password, token, secret, key, credential, auth) are replaced by
+``***`` wherever they appear in a log line: JSON members (``"apiToken": "abc"``) and ``name=value``
+pairs. :class:`RedactingFilter` applies this to every record a handler emits; payload dumps are
+also redacted where they are written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+__all__ = ["REDACTED", "RedactingFilter", "install_redaction", "redact"]
+
+REDACTED = "***"
+
+_SECRET_WORD = r"(?:password|passwd|passphrase|token|secret|key|credential|auth)"
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+_JSON_SCALAR = rf"(?:{_JSON_STRING}|-?\d[\d.eE+-]*|true|false|null)"
+_JSON_MEMBER = re.compile(
+    rf'("(?:[^"\\]|\\.)*?{_SECRET_WORD}(?:[^"\\]|\\.)*"\s*:\s*){_JSON_SCALAR}', re.IGNORECASE
+)
+_PYTHON_MEMBER = re.compile(
+    rf"('[^'\\]*?{_SECRET_WORD}[^'\\]*'\s*:\s*)('(?:[^'\\]|\\.)*'|-?\d[\d.eE+-]*|True|False|None)",
+    re.IGNORECASE,
+)
+_ASSIGNMENT = re.compile(rf"\b(\w*{_SECRET_WORD}\w*=)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every value under a secret-looking key replaced by ``***``."""
+    text = _JSON_MEMBER.sub(rf'\1"{REDACTED}"', text)
+    text = _PYTHON_MEMBER.sub(rf"\1'{REDACTED}'", text)
+    return _ASSIGNMENT.sub(rf"\1{REDACTED}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts the formatted message (and traceback text) of every record passing through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def install_redaction(logger: logging.Logger | None = None) -> None:
+    """Add a :class:`RedactingFilter` to every handler of ``logger`` (default: the root)."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
