@@ -29,7 +29,7 @@ def rpc(method: str, params: Any, request_id: Any = 1) -> str:
 async def daemon(sock_dir: Path) -> AsyncIterator[tuple[Path, MemoryPlugin]]:
     backend = MemoryPlugin()
     await backend.provision(Spec(tags={"keep": "me"}, properties={"a": 1}))
-    async with running_server(backend, sock_dir / "bad", max_body=64 * 1024) as path:
+    async with running_server(backend, sock_dir / "bad", max_body=256 * 1024) as path:
         yield path, backend
         # the daemon still serves, and the inventory is what it was
         async with PluginClient(path) as client:
@@ -78,13 +78,16 @@ ENVELOPE_CASES = [
     ("unknown method", rpc("Instance.Explode", {}), NO_METHOD, "Instance.Explode"),
     (
         "deep nesting",
-        b'{"jsonrpc":"2.0","method":"x","params":' + b"[" * 50_000,
+        b'{"jsonrpc":"2.0","method":"x","params":' + b"[" * 100_000,
         INVALID_REQUEST,
         "nested too deeply",
     ),
     (
         "deep nesting closed",
-        b'{"jsonrpc":"2.0","method":"x","params":{"a":' + b"[" * 5000 + b"]" * 5000 + b'},"id":1}',
+        b'{"jsonrpc":"2.0","method":"x","params":{"a":'
+        + b"[" * 60_000
+        + b"]" * 60_000
+        + b'},"id":1}',
         INVALID_REQUEST,
         "nested too deeply",
     ),
@@ -186,7 +189,7 @@ async def test_a_batch_of_notifications_gets_no_answer(daemon: tuple[Path, Memor
 async def test_a_huge_body_is_refused_with_a_clear_error(
     daemon: tuple[Path, MemoryPlugin],
 ) -> None:
-    body = rpc("Instance.Validate", {"Properties": {"blob": "x" * 100_000}})
+    body = rpc("Instance.Validate", {"Properties": {"blob": "x" * 300_000}})
     await expect_error(daemon[0], body, INVALID_REQUEST, "larger than the limit", status=413)
 
 
