@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import hashlib
 import logging
 import os
 import shutil
 import socket
 import stat
+import sys
 from pathlib import Path
 from types import TracebackType
 
@@ -141,6 +144,37 @@ def _claim_path(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+class _PathLock:
+    """Held while a daemon owns a socket path, so two daemons starting at once cannot both claim it.
+
+    An abstract Unix socket (Linux): no file to leave behind, released by the kernel when the
+    process dies, even by SIGKILL. Where abstract sockets do not exist the probe alone guards.
+    """
+
+    def __init__(self, path: Path) -> None:
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:40]
+        self._name = f"\0instance-rpc-lock-{digest}"
+        self._socket: socket.socket | None = None
+
+    def acquire(self, path: Path) -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            lock.bind(self._name)
+        except OSError as exc:
+            lock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise AddressInUse(f"another daemon is already serving {path}") from None
+            raise
+        self._socket = lock
+
+    def release(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
 class PluginServer:
     """Serves an :class:`InstanceService` on a Unix socket until closed.
 
@@ -164,6 +198,7 @@ class PluginServer:
         self._max_body = max_body
         self._shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
+        self._lock = _PathLock(self.socket_path)
         self._identity: tuple[int, int] | None = None
 
     async def start(self) -> None:
@@ -172,6 +207,15 @@ class PluginServer:
         parent = self.socket_path.parent
         if not parent.exists():
             parent.mkdir(mode=0o700, parents=True)
+        self._lock.acquire(self.socket_path)
+        try:
+            await self._bind()
+        except BaseException:
+            self._lock.release()
+            raise
+        logger.info("listening on %s", self.socket_path)
+
+    async def _bind(self) -> None:
         _claim_path(self.socket_path)
         runner = web.AppRunner(
             create_app(self.service, max_body=self._max_body),
@@ -181,7 +225,11 @@ class PluginServer:
         )
         await runner.setup()
         try:
-            await web.UnixSite(runner, str(self.socket_path)).start()
+            previous_umask = os.umask(0o177)  # no moment at which others may connect
+            try:
+                await web.UnixSite(runner, str(self.socket_path)).start()
+            finally:
+                os.umask(previous_umask)
             if self._socket_group is not None:
                 group = self._socket_group
                 numeric = isinstance(group, str) and group.isdigit()
@@ -193,7 +241,6 @@ class PluginServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        logger.info("listening on %s", self.socket_path)
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None
@@ -203,6 +250,7 @@ class PluginServer:
             await runner.cleanup()
         finally:
             self.remove_socket()
+            self._lock.release()
 
     def remove_socket(self) -> None:
         """Unlink the socket only if it is still the one we bound (not a successor's)."""

@@ -58,7 +58,8 @@ def test_a_second_daemon_on_a_live_socket_is_refused(sock_dir: Path) -> None:
         assert second.returncode == 1
         assert second.stderr is not None
         message = second.stderr.read()
-        assert f"another daemon is already listening on {path}" in message
+        assert "another daemon is already" in message
+        assert str(path) in message
         assert "Traceback" not in message
 
         async def still_answers() -> str | None:
