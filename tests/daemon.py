@@ -1,0 +1,99 @@
+"""Helpers for tests that need a real daemon: short socket directories, `instance-rpc serve`
+run as a subprocess, and waiting (bounded) for conditions that are not readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+CLI = [sys.executable, "-c", "from instance_rpc.cli import main; main()"]
+
+
+@contextlib.contextmanager
+def short_tmp_dir() -> Iterator[Path]:
+    """A short directory: Unix socket paths are limited to about 100 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="irpc-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+class Daemon:
+    """``instance-rpc serve ARGS`` in a subprocess, ready when it says where it listens."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        # A file, not a pipe: a pipe nobody reads fills up and blocks the daemon.
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed by close())
+        self.process = subprocess.Popen(
+            [*CLI, "serve", *args], stdout=subprocess.PIPE, stderr=self._log, text=True
+        )
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read()
+
+    def wait_listening(self, timeout: float = 20.0) -> str:
+        """The daemon's "listening on ..." line; raises if it exits or stays silent."""
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise AssertionError(f"daemon {self.args} printed nothing in {timeout}s")
+        line = self.process.stdout.readline()
+        if not line.startswith("listening on"):
+            self.process.wait(timeout=timeout)
+            raise AssertionError(f"daemon {self.args} did not start: {line!r} {self.log()}")
+        return line
+
+    def close(self) -> None:
+        """Kill it if it still runs; forget its log."""
+        if self.process.poll() is None:
+            self.kill()
+        self._log.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.communicate(timeout=20)
+
+    def stop(self) -> str:
+        """SIGTERM; return its log."""
+        self.process.terminate()
+        self.process.communicate(timeout=20)
+        return self.log()
+
+
+@contextlib.contextmanager
+def running_daemon(*args: str) -> Iterator[Daemon]:
+    daemon = Daemon(*args)
+    try:
+        daemon.wait_listening()
+        yield daemon
+    finally:
+        daemon.close()
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Wait (bounded) for something outside our control, such as a process ending."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.02)
