@@ -38,6 +38,7 @@ class Daemon:
 
     def __init__(self, *args: str) -> None:
         self.args = args
+        self.listening = ""
         # A file, not a pipe: a pipe nobody reads fills up and blocks the daemon.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed by close())
         self.process = subprocess.Popen(
@@ -59,6 +60,7 @@ class Daemon:
         if not line.startswith("listening on"):
             self.process.wait(timeout=timeout)
             raise AssertionError(f"daemon {self.args} did not start: {line!r} {self.log()}")
+        self.listening = line
         return line
 
     def close(self) -> None:
