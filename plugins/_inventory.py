@@ -8,6 +8,7 @@ read-modify-write, and their disk I/O runs in a thread; the cache changes only a
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from instance_rpc.types import Description, Spec, json_kind, load_properties
 from ._store import DocumentStore, check_instance_id
 
 __all__ = ["Inventory", "Record", "RecordAttachment", "now_utc", "require_object"]
+
+logger = logging.getLogger(__name__)
 
 _NULL = msgspec.Raw(b"null")
 
@@ -98,6 +101,8 @@ class Inventory(Generic[R]):
         for file_id, record in self._store.load_all(decoder.decode).items():
             if file_id == record.ID:
                 self._records[file_id] = record
+            else:
+                logger.error("ignoring %s.json: it holds instance %r", file_id, record.ID)
         self.lock = asyncio.Lock()
 
     @property

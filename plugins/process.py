@@ -38,6 +38,7 @@ from typing import Any
 
 import msgspec
 
+from instance_rpc.errors import PluginError
 from instance_rpc.spi import Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
@@ -197,7 +198,8 @@ class ProcessPlugin:
         self, instance_id: str, init: str, settings: ProcessSettings
     ) -> tuple[subprocess.Popen[bytes], ProcessIdentity | None]:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-        log_fd = os.open(self._log_path(instance_id), flags, 0o600)
+        log_path = self._log_path(instance_id)
+        log_fd = os.open(log_path, flags, 0o600)
         try:
             popen = subprocess.Popen(
                 ["/bin/sh", "-c", init],
@@ -208,6 +210,9 @@ class ProcessPlugin:
                 env={**os.environ, **settings.env},
                 start_new_session=True,
             )
+        except OSError as exc:
+            log_path.unlink(missing_ok=True)
+            raise PluginError(f"cannot start /bin/sh for {instance_id}: {exc}") from None
         finally:
             os.close(log_fd)
         # Not yet reaped (only _Child reaps), so /proc still shows it even if it has ended.
@@ -266,24 +271,30 @@ class ProcessPlugin:
     async def describe_instances(
         self, tags: Mapping[str, str] | None, properties: bool = False
     ) -> list[Description]:
-        return [
-            record.describe(self._view(record) if properties else None)
-            for record in self._inventory.matching(tags)
-        ]
-
-    def _view(self, record: ProcessRecord) -> msgspec.Raw:
-        state = record.State
-        if state == RUNNING and record.ID not in self._children and not is_running(record.identity):
-            state = EXITED
-        view = _View(
-            pid=record.Pid,
-            state=state,
-            exit_code=record.ExitCode,
-            started_at=record.StartedAt,
-            ended_at=record.EndedAt,
-            properties=record.Properties,
+        records = self._inventory.matching(tags)
+        if not properties:
+            return [record.describe(None) for record in records]
+        watched = set(self._children)
+        # Each running process not watched by us is looked up in /proc: off the loop.
+        return await asyncio.to_thread(
+            lambda: [record.describe(_view(record, record.ID in watched)) for record in records]
         )
-        return msgspec.Raw(_VIEW_ENCODER.encode(view))
+
+
+def _view(record: ProcessRecord, watched: bool) -> msgspec.Raw:
+    """The Properties described: the process now, and what it was provisioned with."""
+    state = record.State
+    if state == RUNNING and not watched and not is_running(record.identity):
+        state = EXITED
+    view = _View(
+        pid=record.Pid,
+        state=state,
+        exit_code=record.ExitCode,
+        started_at=record.StartedAt,
+        ended_at=record.EndedAt,
+        properties=record.Properties,
+    )
+    return msgspec.Raw(_VIEW_ENCODER.encode(view))
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:

@@ -186,6 +186,7 @@ async def test_unreadable_and_stray_files_do_not_break_describe(
     assert [d.id for d in described] == [good]
     assert "file-truncated.json" in caplog.text
     assert "file-empty.json" in caplog.text
+    assert "file-other.json: it holds instance 'file-not-this-name'" in caplog.text
     assert not (state / f".tmp-{good}-0001").exists()
     assert outside.read_bytes() == b'{"ID":"file-link"}'
 

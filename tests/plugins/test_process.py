@@ -277,3 +277,16 @@ async def test_a_restarted_daemon_readopts_running_processes() -> None:
                 await client.destroy(victim, TERMINATION)
                 assert await client.describe_instances({}) == []
         assert not _alive(survivor_pid)
+
+
+async def test_a_process_that_cannot_start_leaves_nothing_behind(
+    plugin: ProcessPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", "/bin/sh")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    with pytest.raises(PluginError, match=r"cannot start /bin/sh for proc-.*Permission denied"):
+        await plugin.provision(Spec(init="true"))
+    assert await plugin.describe_instances({}) == []
+    assert [p.name for p in plugin.directory.iterdir()] == [".lock"]
