@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -126,11 +127,38 @@ class Inventory(Generic[R]):
     def __contains__(self, instance_id: str) -> bool:
         return instance_id in self._records
 
-    def with_logical_id(self, logical_id: str) -> R | None:
+    def _with_logical_id(self, logical_id: str) -> R | None:
         for record in self._records.values():
             if record.LogicalID == logical_id:
                 return record
         return None
+
+    def _new_id(self, prefix: str) -> str:
+        while True:
+            candidate = f"{prefix}{secrets.token_hex(8)}"
+            if candidate not in self._records:
+                return candidate
+
+    async def create(
+        self, logical_id: str | None, id_prefix: str, make: Callable[[str], Awaitable[R]]
+    ) -> str:
+        """Provision, idempotently: the ID of the instance with ``logical_id`` if there is one;
+        else a new ID (``id_prefix`` and 16 hex digits), whose record ``make`` builds."""
+        async with self.lock:
+            if logical_id is not None:
+                existing = self._with_logical_id(logical_id)
+                if existing is not None:
+                    return existing.ID
+            instance_id = self._new_id(id_prefix)
+            await self.put(await make(instance_id))
+            return instance_id
+
+    async def merge_tags(self, instance_id: str, labels: Mapping[str, str]) -> None:
+        """Label: merge ``labels`` into the instance's tags, overwriting keys that exist."""
+        async with self.lock:
+            record = self.get(instance_id)
+            tags = {**record.Tags, **labels}
+            await self.put(msgspec.structs.replace(record, Tags=tags))
 
     def matching(self, tags: Mapping[str, str] | None) -> list[R]:
         wanted = tags or {}

@@ -12,11 +12,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
-
-import msgspec
 
 from instance_rpc.spi import Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
@@ -50,26 +47,14 @@ class FilePlugin:
     async def provision(self, spec: Spec) -> str:
         if spec.properties is not None:
             require_object(spec.properties)
-        async with self._inventory.lock:
-            if spec.logical_id is not None:
-                existing = self._inventory.with_logical_id(spec.logical_id)
-                if existing is not None:
-                    return existing.ID
-            instance_id = self._new_id()
-            await self._inventory.put(Record(**Record.fields_of(instance_id, spec)))
-        return instance_id
 
-    def _new_id(self) -> str:
-        while True:
-            candidate = f"file-{secrets.token_hex(8)}"
-            if candidate not in self._inventory:
-                return candidate
+        async def make(instance_id: str) -> Record:
+            return Record(**Record.fields_of(instance_id, spec))
+
+        return await self._inventory.create(spec.logical_id, "file-", make)
 
     async def label(self, instance: str, labels: Mapping[str, str]) -> None:
-        async with self._inventory.lock:
-            record = self._inventory.get(instance)
-            tags = {**record.Tags, **labels}
-            await self._inventory.put(msgspec.structs.replace(record, Tags=tags))
+        await self._inventory.merge_tags(instance, labels)
 
     async def destroy(self, instance: str, context: Context) -> None:
         async with self._inventory.lock:

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import threading
@@ -163,14 +162,14 @@ class ProcessPlugin:
 
     async def provision(self, spec: Spec) -> str:
         settings = parse_settings(spec.properties)
-        async with self._inventory.lock:
-            if spec.logical_id is not None:
-                existing = self._inventory.with_logical_id(spec.logical_id)
-                if existing is not None:
-                    return existing.ID
-            instance_id = self._new_id()
+
+        async def start(instance_id: str) -> ProcessRecord:
             popen, identity = await asyncio.to_thread(self._spawn, instance_id, spec.init, settings)
-            record = ProcessRecord(
+            self._children[instance_id] = _Child(
+                popen, lambda code: self._spawn_task(self._record_exit(instance_id, code))
+            )
+            logger.info("provisioned %s: pid %d", instance_id, popen.pid)
+            return ProcessRecord(
                 **ProcessRecord.fields_of(instance_id, spec),
                 Pid=popen.pid,
                 StartTicks=identity.start_ticks if identity else 0,
@@ -178,18 +177,8 @@ class ProcessPlugin:
                 StartedAt=now_utc(),
                 StopGraceSeconds=settings.stop_grace_seconds,
             )
-            self._children[instance_id] = _Child(
-                popen, lambda code: self._spawn_task(self._record_exit(instance_id, code))
-            )
-            await self._inventory.put(record)
-        logger.info("provisioned %s: pid %d", instance_id, popen.pid)
-        return instance_id
 
-    def _new_id(self) -> str:
-        while True:
-            candidate = f"proc-{secrets.token_hex(8)}"
-            if candidate not in self._inventory:
-                return candidate
+        return await self._inventory.create(spec.logical_id, "proc-", start)
 
     def _log_path(self, instance_id: str) -> Path:
         return self._inventory.directory / f"{instance_id}.log"
@@ -235,10 +224,7 @@ class ProcessPlugin:
             )
 
     async def label(self, instance: str, labels: Mapping[str, str]) -> None:
-        async with self._inventory.lock:
-            record = self._inventory.get(instance)
-            tags = {**record.Tags, **labels}
-            await self._inventory.put(msgspec.structs.replace(record, Tags=tags))
+        await self._inventory.merge_tags(instance, labels)
 
     async def destroy(self, instance: str, context: Context) -> None:
         async with self._inventory.lock:

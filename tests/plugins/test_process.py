@@ -16,7 +16,7 @@ import pytest
 
 from instance_rpc import ROLLING_UPDATE, TERMINATION, PluginClient, PluginError, Spec
 from instance_rpc.types import Description, load_properties
-from plugins._procfs import identity_of
+from plugins._procfs import ProcessIdentity, identity_of
 from plugins._store import DocumentStore
 from plugins.process import ProcessPlugin, ProcessRecord
 from tests.daemon import eventually, running_daemon, short_tmp_dir
@@ -180,11 +180,17 @@ def _sleeper() -> subprocess.Popen[bytes]:
     return subprocess.Popen(["sleep", "30"], start_new_session=True)
 
 
-def _record(instance_id: str, pid: int, start_ticks: int, boot: str) -> bytes:
-    record = ProcessRecord(
-        ID=instance_id, Pid=pid, StartTicks=start_ticks, BootID=boot, StopGraceSeconds=1
-    )
-    return msgspec.json.encode(record)
+def _record_processes(state: Path, *records: tuple[str, ProcessIdentity]) -> None:
+    """Write inventory records, as a previous daemon would have, for ``(ID, identity)`` pairs."""
+    store = DocumentStore(state)
+    try:
+        for instance_id, (pid, start_ticks, boot) in records:
+            record = ProcessRecord(
+                ID=instance_id, Pid=pid, StartTicks=start_ticks, BootID=boot, StopGraceSeconds=1
+            )
+            store.write(instance_id, msgspec.json.encode(record))
+    finally:
+        store.close()
 
 
 async def test_a_recycled_pid_is_never_taken_for_the_instance(state: Path) -> None:
@@ -194,16 +200,11 @@ async def test_a_recycled_pid_is_never_taken_for_the_instance(state: Path) -> No
     try:
         identity = identity_of(stranger.pid)
         assert identity is not None
-        store = DocumentStore(state)
-        store.write(
-            "proc-old",
-            _record("proc-old", stranger.pid, identity.start_ticks - 1, identity.boot_id),
+        _record_processes(
+            state,
+            ("proc-old", identity._replace(start_ticks=identity.start_ticks - 1)),
+            ("proc-reboot", identity._replace(boot_id="another-boot")),
         )
-        store.write(
-            "proc-reboot",
-            _record("proc-reboot", stranger.pid, identity.start_ticks, "another-boot"),
-        )
-        store.close()
 
         plugin = ProcessPlugin(dir=state)
         try:
@@ -224,12 +225,7 @@ async def test_a_recorded_process_that_still_runs_is_adopted(state: Path) -> Non
     try:
         identity = identity_of(orphan.pid)
         assert identity is not None
-        store = DocumentStore(state)
-        store.write(
-            "proc-orphan",
-            _record("proc-orphan", orphan.pid, identity.start_ticks, identity.boot_id),
-        )
-        store.close()
+        _record_processes(state, ("proc-orphan", identity))
 
         plugin = ProcessPlugin(dir=state)
         try:
