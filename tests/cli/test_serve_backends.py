@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
 from instance_rpc import TERMINATION, PluginClient, Spec
+from instance_rpc.backends import ENTRY_POINT_GROUP, available_backends, load_backend
 from instance_rpc.cli.serve import state_options
+from plugins.file import FilePlugin
 from tests.daemon import run_cli, running_daemon, short_tmp_dir
 
 
@@ -94,3 +97,20 @@ def test_an_unknown_backend_is_refused_with_the_known_ones() -> None:
     done = run_cli("serve", "--plugin", "nosuch", "--socket", "/tmp/irpc-never-made.sock")
     assert done.returncode == 1
     assert "unknown backend 'nosuch'; available: file, memory, process" in done.stderr
+
+
+def test_the_shipped_backends_are_entry_points() -> None:
+    points = {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP)}
+    assert points["file"] == "plugins.file:FilePlugin"
+    assert points["process"] == "plugins.process:ProcessPlugin"
+    assert points["memory"] == "plugins.memory:MemoryPlugin"
+    assert {"file", "memory", "process"} <= set(available_backends())
+
+
+def test_load_backend_passes_the_state_directory(tmp_path: Path) -> None:
+    backend = load_backend("file", dir=tmp_path / "state")
+    assert isinstance(backend, FilePlugin)
+    try:
+        assert backend.directory == tmp_path / "state"
+    finally:
+        backend.close()
