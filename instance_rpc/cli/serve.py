@@ -86,16 +86,10 @@ def _backends(names: tuple[str, ...], dirs: tuple[str, ...], socket_name: str) -
     parameters = {name: _parameters(factories[name]) for name in unique}
     takes_dir = [name for name in unique if "dir" in parameters[name]]
     options = state_options(takes_dir, dirs, socket_name)
-    loaded = {
-        name: factories[name](
-            **{
-                key: value
-                for key, value in options.get(name, {}).items()
-                if key in parameters[name]
-            }
-        )
-        for name in unique
-    }
+    loaded: dict[str, Plugin] = {}
+    for name in unique:
+        accepted = {k: v for k, v in options.get(name, {}).items() if k in parameters[name]}
+        loaded[name] = factories[name](**accepted)
     backends: dict[str, Plugin] = {"": loaded[unique[0]]}
     if len(loaded) > 1:
         backends.update(loaded)
