@@ -20,13 +20,21 @@ from typing import Any
 from .errors import InstanceRPCError
 from .spi import Plugin
 
-__all__ = ["ENTRY_POINT_GROUP", "UnknownBackend", "available_backends", "load_backend"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "UnknownBackend",
+    "available_backends",
+    "backend_factory",
+    "load_backend",
+]
 
 ENTRY_POINT_GROUP = "instance_rpc.plugins"
 
 # Shipped backends, found even when the package runs from a source tree (no entry points).
 _BUILTIN: dict[str, str] = {
+    "file": "plugins.file:FilePlugin",
     "memory": "plugins.memory:MemoryPlugin",
+    "process": "plugins.process:ProcessPlugin",
 }
 
 BackendFactory = Callable[..., Plugin]
@@ -60,8 +68,8 @@ def _import(target: str) -> BackendFactory:
     return factory  # type: ignore[no-any-return]
 
 
-def load_backend(name: str, **options: Any) -> Plugin:
-    """Create the backend registered as ``name`` with ``options``."""
+def backend_factory(name: str) -> BackendFactory:
+    """The callable registered as ``name`` (it makes the backend from keyword options)."""
     targets = _targets()
     target = targets.get(name)
     if target is None and ":" in name:
@@ -69,7 +77,11 @@ def load_backend(name: str, **options: Any) -> Plugin:
     if target is None:
         raise UnknownBackend(name, sorted(targets))
     try:
-        factory = _import(target)
+        return _import(target)
     except (ImportError, AttributeError) as exc:
         raise InstanceRPCError(f"cannot load backend {name!r} ({target}): {exc}") from None
-    return factory(**options)
+
+
+def load_backend(name: str, **options: Any) -> Plugin:
+    """Create the backend registered as ``name`` with ``options``."""
+    return backend_factory(name)(**options)

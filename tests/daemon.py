@@ -1,83 +1,127 @@
-"""Run ``instance-rpc serve`` as a real process, the way a user does."""
+"""Helpers for tests that need a real daemon: short socket directories, `instance-rpc serve`
+run as a subprocess, and waiting (bounded) for conditions that are not readiness."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import selectors
-import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-READY = "listening on "
+CLI = [sys.executable, "-c", "from instance_rpc.cli import main; main()"]
+
+
+@contextlib.contextmanager
+def short_tmp_dir() -> Iterator[Path]:
+    """A short directory: Unix socket paths are limited to about 100 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="irpc-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _environment(extra: dict[str, str] | None) -> dict[str, str] | None:
+    return None if extra is None else {**os.environ, **extra}
+
+
+def run_cli(
+    *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=_environment(env),
+    )
 
 
 class Daemon:
-    def __init__(self, process: subprocess.Popen[str], socket_path: Path) -> None:
-        self.process = process
-        self.socket_path = socket_path
+    """``instance-rpc serve ARGS`` in a subprocess, ready when it says where it listens."""
 
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.listening = ""
+        # A file, not a pipe: a pipe nobody reads fills up and blocks the daemon.
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed by close())
+        self.process = subprocess.Popen(
+            [*CLI, "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=_environment(env),
+        )
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read()
+
+    def wait_listening(self, timeout: float = 20.0) -> str:
+        """The daemon's "listening on ..." line; raises if it exits or stays silent."""
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise AssertionError(f"daemon {self.args} printed nothing in {timeout}s")
+        line = self.process.stdout.readline()
+        if not line.startswith("listening on"):
+            self.process.wait(timeout=timeout)
+            raise AssertionError(f"daemon {self.args} did not start: {line!r} {self.log()}")
+        self.listening = line
+        return line
+
+    @property
+    def socket_path(self) -> Path:
+        """Where it listens, read off its "listening on PATH (types: ...)" line."""
+        return Path(self.listening.removeprefix("listening on ").split(" (types:")[0].strip())
+
+    def signal(self, signum: int, timeout: float = 20.0) -> int:
+        """Send ``signum`` and return the exit status."""
+        self.process.send_signal(signum)
         return self.process.wait(timeout)
 
-    def stderr(self) -> str:
-        assert self.process.stderr is not None
-        return self.process.stderr.read()
+    def close(self) -> None:
+        """Kill it if it still runs; forget its log."""
+        if self.process.poll() is None:
+            self.kill()
+        self._log.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.communicate(timeout=20)
+
+    def stop(self) -> str:
+        """SIGTERM; return its log."""
+        self.process.terminate()
+        self.process.communicate(timeout=20)
+        return self.log()
 
 
-def serve_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "instance_rpc", "serve", *args]
-
-
-def read_line(process: subprocess.Popen[str], timeout: float = 20.0) -> str:
-    """The next line the process prints, or '' if it exits (or the deadline passes) first."""
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if selector.select(timeout=0.2):
-                return process.stdout.readline()
-            if process.poll() is not None:
-                return process.stdout.readline()
-    return ""
-
-
-def run_daemon(
-    args: list[str], env: dict[str, str] | None = None
-) -> Daemon | subprocess.Popen[str]:
-    """Start the daemon; a :class:`Daemon` once it listens, else the exited process."""
-    full_env = {**os.environ, **(env or {})}
-    process = subprocess.Popen(
-        serve_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=full_env,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    line = read_line(process)
-    if line.startswith(READY):
-        return Daemon(process, Path(line.removeprefix(READY).split(" (")[0]))
-    process.wait(20)
-    return process
-
-
-@contextmanager
-def daemon(args: list[str], env: dict[str, str] | None = None) -> Iterator[Daemon]:
-    started = run_daemon(args, env)
-    if not isinstance(started, Daemon):
-        raise AssertionError(
-            f"daemon did not start: {started.stderr.read() if started.stderr else ''}"
-        )
+@contextlib.contextmanager
+def running_daemon(*args: str, env: dict[str, str] | None = None) -> Iterator[Daemon]:
+    daemon = Daemon(*args, env=env)
     try:
-        yield started
+        daemon.wait_listening()
+        yield daemon
     finally:
-        if started.process.poll() is None:
-            started.process.kill()
-            started.process.wait(10)
+        daemon.close()
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Wait (bounded) for something outside our control, such as a process ending."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.02)

@@ -30,7 +30,8 @@ def main() -> None:
 
     \b
     Examples:
-      instance-rpc serve                      # memory backend, ~/.infrakit/plugins/instance-memory
-      instance-rpc serve --name local --plugin memory
+      instance-rpc serve                      # file backend, ~/.infrakit/plugins/instance-file
+      instance-rpc serve --name local --plugin file --plugin process
+      instance-rpc conformance local/process
       instance-rpc serve --socket /tmp/p.sock
     """

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..backends import available_backends, load_backend
+from ..backends import UnknownBackend, backend_factory
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
 from ..logs import install_redaction
@@ -22,7 +24,7 @@ from ._app import LOG_LEVELS, fail, main
 
 __all__ = ["DEFAULT_PLUGIN", "serve"]
 
-DEFAULT_PLUGIN = "memory"
+DEFAULT_PLUGIN = "file"
 
 
 def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Path:
@@ -31,10 +33,65 @@ def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Pat
     return plugins_dir() / (name or f"instance-{first_plugin}")
 
 
-def _backends(names: tuple[str, ...]) -> dict[str, Plugin]:
+def _parse_dirs(values: tuple[str, ...]) -> tuple[Path | None, dict[str, Path]]:
+    """``--dir DIR`` (the base) and ``--dir BACKEND=DIR`` (one backend's own)."""
+    base: Path | None = None
+    own: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if sep and name and "/" not in name:
+            own[name] = Path(path).expanduser()
+        elif base is None:
+            base = Path(value).expanduser()
+        else:
+            fail(f"--dir given twice without a backend name: {str(base)!r} and {value!r}")
+    return base, own
+
+
+def _parameters(factory: Any) -> set[str]:
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def state_options(
+    takes_dir: list[str], dirs: tuple[str, ...], socket_name: str
+) -> dict[str, dict[str, Any]]:
+    """Where each backend in ``takes_dir`` keeps its state, as options to its factory.
+
+    ``--dir BACKEND=DIR`` names one backend's directory. The others share a base: ``--dir DIR``,
+    else the backends' own default, ``$XDG_STATE_HOME/instance-rpc/<socket name>``. With one
+    such backend the base is its directory; with several, ``<base>/<backend>`` is each one's.
+    """
+    base, own = _parse_dirs(dirs)
+    stray = sorted(set(own) - set(takes_dir))
+    if stray:
+        fail(f"--dir {stray[0]}=...: no served backend {stray[0]!r} keeps state in a directory")
+    options: dict[str, dict[str, Any]] = {name: {"dir": path} for name, path in own.items()}
+    several = len(takes_dir) > 1
+    for name in takes_dir:
+        if name in options:
+            continue
+        if base is not None:
+            options[name] = {"dir": base / name if several else base}
+        else:
+            options[name] = {"name": f"{socket_name}/{name}" if several else socket_name}
+    return options
+
+
+def _backends(names: tuple[str, ...], dirs: tuple[str, ...], socket_name: str) -> dict[str, Plugin]:
     """The first backend is the default (``Type: ""``); with several, each answers by name too."""
-    loaded = {name: load_backend(name) for name in dict.fromkeys(names)}
-    backends: dict[str, Plugin] = {"": loaded[names[0]]}
+    unique = list(dict.fromkeys(names))
+    factories = {name: backend_factory(name) for name in unique}
+    parameters = {name: _parameters(factories[name]) for name in unique}
+    takes_dir = [name for name in unique if "dir" in parameters[name]]
+    options = state_options(takes_dir, dirs, socket_name)
+    loaded: dict[str, Plugin] = {}
+    for name in unique:
+        accepted = {k: v for k, v in options.get(name, {}).items() if k in parameters[name]}
+        loaded[name] = factories[name](**accepted)
+    backends: dict[str, Plugin] = {"": loaded[unique[0]]}
     if len(loaded) > 1:
         backends.update(loaded)
     return backends
@@ -54,6 +111,15 @@ def _backends(names: tuple[str, ...]) -> dict[str, Plugin]:
     multiple=True,
     metavar="BACKEND",
     help=f"Backend to serve; repeat to serve several by Type. Default: {DEFAULT_PLUGIN}.",
+)
+@click.option(
+    "--dir",
+    "dirs",
+    multiple=True,
+    metavar="[BACKEND=]DIR",
+    help="State directory of the backends that keep state (file, process). One such backend "
+    "uses DIR itself, several use DIR/<backend>; BACKEND=DIR sets one backend's own. "
+    "Default: $XDG_STATE_HOME/instance-rpc/<socket name> (~/.local/state/...).",
 )
 @click.option(
     "--socket-mode",
@@ -85,6 +151,7 @@ def serve(
     socket: str | None,
     name: str | None,
     plugin_names: tuple[str, ...],
+    dirs: tuple[str, ...],
     socket_mode: str,
     socket_group: str | None,
     grace: float,
@@ -95,7 +162,9 @@ def serve(
 
     \b
     Examples:
-      instance-rpc serve
+      instance-rpc serve                                  # file backend, instance-file
+      instance-rpc serve --plugin file --dir ./instances
+      instance-rpc serve --name local --plugin file --plugin process
       instance-rpc serve --name local --plugin memory --log-level debug
     """
     if socket is not None and name is not None:
@@ -109,13 +178,18 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     install_redaction()
+    socket_path = _socket_path(socket, name, names[0])
     try:
-        service = InstanceService(_backends(names))
+        service = InstanceService(_backends(names, dirs, socket_path.name))
+    except UnknownBackend as exc:
+        fail(f"{exc}")
     except InstanceRPCError as exc:
-        fail(f"{exc} (known: {', '.join(available_backends())})")
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot open the state directory: {exc}")
     server = PluginServer(
         service,
-        _socket_path(socket, name, names[0]),
+        socket_path,
         socket_mode=mode,
         socket_group=socket_group,
         max_body=max_body,

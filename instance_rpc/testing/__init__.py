@@ -4,7 +4,9 @@
         async with PluginClient(path) as client:
             ...
 
-The pytest fixtures in :mod:`instance_rpc.testing.fixtures` wrap this.
+The conformance suite, which checks any live plugin against the Instance contract, is in
+:mod:`instance_rpc.testing.conformance`; :mod:`instance_rpc.testing.pytest_plugin` turns it into
+pytest tests for a backend's own test suite.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import PluginClient, Spec
-from tests.daemon import Daemon, daemon, run_daemon
+from tests.daemon import run_cli, running_daemon
 
 
 def plugins_env(sock_dir: Path) -> dict[str, str]:
@@ -20,7 +20,7 @@ def plugins_env(sock_dir: Path) -> dict[str, str]:
 
 def test_serve_listens_privately_in_the_plugins_dir_and_cleans_up(sock_dir: Path) -> None:
     env = plugins_env(sock_dir)
-    with daemon(["--plugin", "memory", "--name", "web"], env) as running:
+    with running_daemon("--plugin", "memory", "--name", "web", env=env) as running:
         assert running.socket_path == sock_dir / "plugins" / "web"
         assert stat.S_IMODE(running.socket_path.stat().st_mode) == 0o600
         assert stat.S_IMODE((sock_dir / "plugins").stat().st_mode) == 0o700
@@ -31,43 +31,41 @@ def test_serve_listens_privately_in_the_plugins_dir_and_cleans_up(sock_dir: Path
                 return [d.id for d in await plugin.describe_instances({"a": "b"})]
 
         assert asyncio.run(use()) == ["inst-1"]
-        assert running.stop(signal.SIGTERM) == 0
+        assert running.signal(signal.SIGTERM) == 0
         assert not running.socket_path.exists()
 
 
 def test_serve_default_name_and_sigint(sock_dir: Path) -> None:
-    with daemon([], plugins_env(sock_dir)) as running:
-        assert running.socket_path.name == "instance-memory"
-        assert running.stop(signal.SIGINT) == 0
+    env = {**plugins_env(sock_dir), "XDG_STATE_HOME": str(sock_dir / "state")}
+    with running_daemon(env=env) as running:
+        assert running.socket_path.name == "instance-file"
+        assert running.signal(signal.SIGINT) == 0
         assert not running.socket_path.exists()
 
 
 def test_socket_mode_option(sock_dir: Path) -> None:
     path = sock_dir / "shared.sock"
-    with daemon(["--socket", str(path), "--socket-mode", "660", "--socket-group", "0"]) as running:
+    args = ("--plugin", "memory", "--socket", str(path), "--socket-mode", "660")
+    with running_daemon(*args, "--socket-group", "0") as running:
         assert stat.S_IMODE(path.stat().st_mode) == 0o660
         assert path.stat().st_gid == 0
-        running.stop()
+        assert running.signal(signal.SIGTERM) == 0
 
 
 def test_a_second_daemon_on_a_live_socket_is_refused(sock_dir: Path) -> None:
     path = sock_dir / "live.sock"
-    with daemon(["--socket", str(path)]) as first:
-        second = run_daemon(["--socket", str(path)])
-        assert not isinstance(second, Daemon)
+    with running_daemon("--plugin", "memory", "--socket", str(path)):
+        second = run_cli("serve", "--plugin", "memory", "--socket", str(path))
         assert second.returncode == 1
-        assert second.stderr is not None
-        message = second.stderr.read()
-        assert "another daemon is already" in message
-        assert str(path) in message
-        assert "Traceback" not in message
+        assert "another daemon is already" in second.stderr
+        assert str(path) in second.stderr
+        assert "Traceback" not in second.stderr
 
         async def still_answers() -> str | None:
             async with PluginClient(path) as plugin:
                 return await plugin.provision(Spec())
 
         assert asyncio.run(still_answers()) == "inst-1"
-        first.stop()
 
 
 def test_a_stale_socket_is_replaced(sock_dir: Path) -> None:
@@ -75,38 +73,35 @@ def test_a_stale_socket_is_replaced(sock_dir: Path) -> None:
     with socket.socket(socket.AF_UNIX) as dead:
         dead.bind(str(path))  # bound, never listening, closed: what a kill -9 leaves
     assert path.exists()
-    with daemon(["--socket", str(path)]) as running:
+    with running_daemon("--plugin", "memory", "--socket", str(path)) as running:
         assert running.socket_path == path
-        running.stop()
+        assert running.signal(signal.SIGTERM) == 0
     assert not path.exists()
 
 
 def test_a_path_that_is_not_a_socket_is_never_removed(sock_dir: Path) -> None:
     path = sock_dir / "precious.txt"
     path.write_text("keep me")
-    refused = run_daemon(["--socket", str(path)])
-    assert not isinstance(refused, Daemon)
+    refused = run_cli("serve", "--plugin", "memory", "--socket", str(path))
     assert refused.returncode == 1
-    assert refused.stderr is not None
-    assert "exists and is not a socket" in refused.stderr.read()
+    assert "exists and is not a socket" in refused.stderr
     assert path.read_text() == "keep me"
 
 
 def test_unknown_backend_is_one_clear_line(sock_dir: Path) -> None:
-    refused = run_daemon(["--socket", str(sock_dir / "x"), "--plugin", "nope"])
-    assert not isinstance(refused, Daemon)
+    refused = run_cli("serve", "--socket", str(sock_dir / "x"), "--plugin", "nope")
     assert refused.returncode == 1
-    assert refused.stderr is not None
-    error = refused.stderr.read()
-    assert "unknown backend 'nope'" in error
-    assert "memory" in error
-    assert "Traceback" not in error
+    assert "unknown backend 'nope'" in refused.stderr
+    assert "memory" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+SLOW = ("--plugin", "tests.slow_backend:SlowPlugin")
 
 
 def test_in_flight_calls_finish_on_sigterm(sock_dir: Path) -> None:
     path = sock_dir / "slow.sock"
-    args = ["--socket", str(path), "--plugin", "tests.slow_backend:SlowPlugin"]
-    with daemon(args, {"SLOW_PLUGIN_SECONDS": "1"}) as running:
+    with running_daemon(*SLOW, "--socket", str(path), env={"SLOW_PLUGIN_SECONDS": "1"}) as running:
 
         async def provision_while_stopping() -> str | None:
             async with PluginClient(path) as plugin:
@@ -123,8 +118,8 @@ def test_in_flight_calls_finish_on_sigterm(sock_dir: Path) -> None:
 
 def test_a_second_signal_exits_at_once(sock_dir: Path) -> None:
     path = sock_dir / "stuck.sock"
-    args = ["--socket", str(path), "--plugin", "tests.slow_backend:SlowPlugin", "--grace", "60"]
-    with daemon(args, {"SLOW_PLUGIN_SECONDS": "60"}) as running:
+    args = (*SLOW, "--socket", str(path), "--grace", "60")
+    with running_daemon(*args, env={"SLOW_PLUGIN_SECONDS": "60"}) as running:
 
         async def stuck_call() -> None:
             async with PluginClient(path) as plugin:
@@ -139,13 +134,15 @@ def test_a_second_signal_exits_at_once(sock_dir: Path) -> None:
 
         asyncio.run(stuck_call())
         assert running.process.wait(10) == 128 + signal.SIGTERM
-        assert "second signal" in running.stderr()
+        assert "second signal" in running.log()
     assert not path.exists()
 
 
 def test_logs_one_line_per_call_and_never_a_secret(sock_dir: Path) -> None:
     path = sock_dir / "logs.sock"
-    with daemon(["--socket", str(path), "--log-level", "debug"]) as running:
+    with running_daemon(
+        "--plugin", "memory", "--socket", str(path), "--log-level", "debug"
+    ) as running:
 
         async def calls() -> None:
             async with PluginClient(path) as plugin:
@@ -156,8 +153,7 @@ def test_logs_one_line_per_call_and_never_a_secret(sock_dir: Path) -> None:
                 await plugin.describe_instances({}, properties=True)
 
         asyncio.run(calls())
-        running.stop()
-        log = running.stderr()
+        log = running.stop()
     assert "hunter2" not in log
     assert "t0k" not in log
     assert '"password":"***"' in log

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.daemon import Daemon, daemon
+from tests.daemon import Daemon, running_daemon
 
 METHODS = [
     "Instance.Validate",
@@ -67,10 +67,11 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 @pytest.fixture(scope="module")
 def fuzzed_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     path = Path("/tmp") / f"irpc-fuzz-{tmp_path_factory.getbasetemp().name}.sock"
-    with daemon(["--socket", str(path), "--log-level", "error"]) as running:
+    with running_daemon(
+        "--plugin", "memory", "--socket", str(path), "--log-level", "error"
+    ) as running:
         yield running
         assert running.process.poll() is None, "the daemon died"
-        running.stop()
 
 
 def is_response(answer: Any) -> bool:

@@ -1,0 +1,205 @@
+"""A directory of JSON documents, one per instance, that survives crashes.
+
+Used by the ``file`` and ``process`` backends. Its rules:
+
+- A document is ``<dir>/<ID>.json``. Only plain names are IDs (:func:`check_instance_id`), so no
+  path built from a caller's ID can leave the directory; symbolic links are never followed.
+- Writes are atomic: a hidden temporary file in the same directory, ``fsync``, ``rename`` over
+  the document, ``fsync`` of the directory. A crash at any moment leaves either the old document
+  or the new one, plus perhaps a stray temporary file, which loading ignores and removes.
+- A document that cannot be read or decoded is logged and skipped, never fatal.
+- One process at a time: an exclusive ``flock`` on ``<dir>/.lock`` is held while the store is
+  open; a second daemon on the same directory gets :class:`StateDirectoryLocked`.
+
+Methods block: async callers run them in a thread, one at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from instance_rpc.errors import PluginError
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "DocumentStore",
+    "InvalidInstanceID",
+    "StateDirectoryLocked",
+    "check_instance_id",
+    "default_state_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_ID_LENGTH = 128
+"""Longest accepted ID: with the suffixes the store adds it stays far below NAME_MAX (255)."""
+
+_SUFFIX = ".json"
+_TEMP_PREFIX = ".tmp-"
+_LOCK_NAME = ".lock"
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_T = TypeVar("_T")
+
+
+class InvalidInstanceID(PluginError):
+    """An ID that is not a plain name, so it cannot name a document."""
+
+    def __init__(self, instance_id: str, reason: str) -> None:
+        shown = instance_id if len(instance_id) <= 40 else instance_id[:40] + "..."
+        super().__init__(f"invalid instance ID {shown!r}: {reason}")
+        self.instance_id = instance_id
+
+
+class StateDirectoryLocked(PluginError):
+    """Another process holds the state directory."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            f"state directory {directory} is in use by another daemon "
+            f"(lock held on {directory / _LOCK_NAME})"
+        )
+        self.directory = directory
+
+
+def check_instance_id(instance_id: str) -> str:
+    """Return ``instance_id`` if it is a plain name; raise :class:`InvalidInstanceID` if not."""
+    if not instance_id:
+        raise InvalidInstanceID(instance_id, "must not be empty")
+    if len(instance_id) > MAX_ID_LENGTH:
+        raise InvalidInstanceID(
+            instance_id, f"longer than {MAX_ID_LENGTH} characters ({len(instance_id)})"
+        )
+    if "\0" in instance_id:
+        raise InvalidInstanceID(instance_id, "must not contain NUL")
+    if "/" in instance_id or "\\" in instance_id:
+        raise InvalidInstanceID(instance_id, "must not contain a path separator")
+    if instance_id.startswith("."):
+        raise InvalidInstanceID(instance_id, "must not start with '.'")
+    if not _PLAIN_ID.fullmatch(instance_id):
+        raise InvalidInstanceID(
+            instance_id, "may contain only letters A-Z and a-z, digits, '.', '_' and '-'"
+        )
+    return instance_id
+
+
+def default_state_dir(name: str, environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/instance-rpc/<name>``, else ``~/.local/state/instance-rpc/<name>``."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_STATE_HOME")
+    if base and os.path.isabs(base):
+        root = Path(base)
+    else:
+        home = env.get("HOME")
+        root = (Path(home) if home else Path.home()) / ".local" / "state"
+    return root / "instance-rpc" / name
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DocumentStore:
+    """The documents in ``directory`` (created if missing), locked for this process until
+    :meth:`close`."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory).expanduser().absolute()
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock_fd: int | None = self._lock()
+        self._remove_temporaries()
+
+    def _lock(self) -> int:
+        fd = os.open(self.directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StateDirectoryLocked(self.directory) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def close(self) -> None:
+        """Release the directory (the documents stay)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    @property
+    def closed(self) -> bool:
+        return self._lock_fd is None
+
+    def path_of(self, instance_id: str) -> Path:
+        """Where the document of ``instance_id`` lives; raises for IDs that are not plain names."""
+        return self.directory / (check_instance_id(instance_id) + _SUFFIX)
+
+    def _remove_temporaries(self) -> None:
+        for entry in os.scandir(self.directory):
+            if entry.name.startswith(_TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                logger.info("removing unfinished write %s", entry.path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+    def load_all(self, decode: Callable[[bytes], _T]) -> dict[str, _T]:
+        """Every readable document, decoded, by ID; the others are logged and skipped."""
+        found: dict[str, _T] = {}
+        for entry in os.scandir(self.directory):
+            name = entry.name
+            if not name.endswith(_SUFFIX) or name.startswith("."):
+                continue
+            instance_id = name[: -len(_SUFFIX)]
+            try:
+                check_instance_id(instance_id)
+            except InvalidInstanceID:
+                logger.warning("ignoring %s: not an instance document", entry.path)
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                logger.warning("ignoring %s: not a regular file", entry.path)
+                continue
+            try:
+                found[instance_id] = decode(self._read(Path(entry.path)))
+            except Exception as exc:
+                logger.error("ignoring unreadable instance document %s: %s", entry.path, exc)
+        return found
+
+    @staticmethod
+    def _read(path: Path) -> bytes:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as file:
+            return file.read()
+
+    def write(self, instance_id: str, document: bytes) -> None:
+        """Replace the document of ``instance_id`` atomically and durably."""
+        target = self.path_of(instance_id)
+        temporary = self.directory / f"{_TEMP_PREFIX}{instance_id}-{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(document)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        _fsync_dir(self.directory)
+
+    def remove(self, instance_id: str) -> None:
+        """Remove the document of ``instance_id`` (missing is fine)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path_of(instance_id))
+            _fsync_dir(self.directory)

@@ -1,0 +1,105 @@
+"""The suite through real daemons and the ``instance-rpc conformance`` command, and what it
+reports when a plugin breaks the contract."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from instance_rpc.testing import running_server
+from instance_rpc.testing.conformance import CHECK_NAMES, run_conformance
+from instance_rpc.testing.pytest_plugin import run_checks
+from plugins.memory import MemoryPlugin
+from tests.daemon import run_cli, running_daemon, short_tmp_dir
+
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
+
+
+@pytest.fixture
+def tmp_short() -> Iterator[Path]:
+    with short_tmp_dir() as path:
+        yield path
+
+
+def test_every_backend_passes_through_instance_rpc_serve(tmp_short: Path) -> None:
+    sock = tmp_short / "local"
+    args = ["--socket", str(sock), "--dir", str(tmp_short / "state"), "--log-level", "warning"]
+    with running_daemon(*args, "--plugin", "file", "--plugin", "process", "--plugin", "memory"):
+        for type_name in ("file", "process", "memory"):
+            done = run_cli("conformance", str(sock), "--type", type_name)
+            lines = done.stdout.splitlines()
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert lines[-1] == f"{len(CHECK_NAMES) + 1} passed, 0 failed"
+            assert all(line.startswith("PASS  ") for line in lines[:-1]), done.stdout
+    # everything the runs made is gone: the file backend's directory holds no document
+    assert sorted(p.name for p in (tmp_short / "state" / "file").glob("*.json")) == []
+
+
+def test_properties_file_is_used_for_provisioning(tmp_short: Path) -> None:
+    props = tmp_short / "props.json"
+    props.write_text(json.dumps({"stop_grace_seconds": 1, "env": {"A": "b"}}))
+    sock = tmp_short / "p"
+    args = ["--socket", str(sock), "--plugin", "process", "--dir", str(tmp_short / "state")]
+    with running_daemon(*args, "--log-level", "warning"):
+        done = run_cli("conformance", str(sock), "--properties", str(props))
+        assert done.returncode == 0, done.stdout + done.stderr
+        bad = tmp_short / "bad.json"
+        bad.write_text('{"stop_grace_seconds": -1}')
+        done = run_cli("conformance", str(sock), "--bad-properties", str(bad))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_unreachable_plugin_fails_every_check(tmp_short: Path) -> None:
+    done = run_cli("conformance", str(tmp_short / "nobody-here"))
+    assert done.returncode == 1
+    match = SUMMARY.match(done.stdout.splitlines()[-1])
+    assert match is not None, done.stdout
+    assert (int(match[1]), int(match[2])) == (0, len(CHECK_NAMES) + 1)
+
+
+def test_properties_file_that_is_not_json_is_refused(tmp_short: Path) -> None:
+    bad = tmp_short / "props.json"
+    bad.write_text("{not json")
+    done = run_cli("conformance", str(tmp_short / "sock"), "--properties", str(bad))
+    assert done.returncode == 1
+    assert "--properties" in done.stderr
+    assert "not JSON" in done.stderr
+
+
+class _ReplacesTags(MemoryPlugin):
+    """Breaks the contract: Label replaces the tags instead of merging."""
+
+    async def label(self, instance: str, labels: Mapping[str, str]) -> None:
+        self._get(instance).tags = dict(labels)
+
+
+async def test_a_broken_plugin_fails_and_is_cleaned_up(tmp_short: Path) -> None:
+    plugin = _ReplacesTags()
+    lines: list[str] = []
+    async with running_server(plugin, tmp_short / "p.sock") as sock:
+        report = await run_conformance(sock, on_result=lambda result: lines.append(result.line()))
+    failed = [result.name for result in report.failures()]
+    assert failed == ["label merges and overwrites"]
+    assert not report.ok
+    assert report.summary() == f"{len(CHECK_NAMES)} passed, 1 failed"
+    assert lines[-1].startswith("PASS  cleanup")
+    # the instance whose run tag Label removed was still found and destroyed
+    assert await plugin.describe_instances({}) == []
+
+
+async def test_unknown_check_names_are_refused(tmp_short: Path) -> None:
+    with pytest.raises(ValueError, match="unknown checks"):
+        await run_conformance(tmp_short / "sock", checks=["no such check"])
+
+
+def test_the_example_backend_passes() -> None:
+    example = Path(__file__).parents[2] / "examples" / "custom_backend.py"
+    counter_plugin = runpy.run_path(str(example))["CounterPlugin"]
+    report = run_checks(counter_plugin())
+    assert report.ok, [result.line() for result in report.failures()]
+    assert report.summary() == f"{len(CHECK_NAMES) + 1} passed, 0 failed"

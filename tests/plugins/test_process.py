@@ -1,0 +1,288 @@
+"""The process backend: what it runs and reports, how it stops, and who it re-adopts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from instance_rpc import ROLLING_UPDATE, TERMINATION, PluginClient, PluginError, Spec
+from instance_rpc.types import Description, load_properties
+from plugins._procfs import ProcessIdentity, identity_of
+from plugins._store import DocumentStore
+from plugins.process import ProcessPlugin, ProcessRecord
+from tests.daemon import eventually, running_daemon, short_tmp_dir
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def plugin(state: Path) -> Iterator[ProcessPlugin]:
+    backend = ProcessPlugin(dir=state)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` is a process that has not ended (zombies have ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def _reaped(pid: int) -> bool:
+    """True once ``pid`` is gone altogether: ended, and not a zombie waiting for its parent."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+async def _view(plugin: Any, instance_id: str) -> dict[str, Any]:
+    described: list[Description] = await plugin.describe_instances({}, properties=True)
+    [found] = [d for d in described if d.id == instance_id]
+    view: dict[str, Any] = load_properties(found.properties)
+    return view
+
+
+async def _wait_state(plugin: Any, instance_id: str, state: str) -> dict[str, Any]:
+    async def reached() -> bool:
+        return bool((await _view(plugin, instance_id))["state"] == state)
+
+    await eventually(reached, what=f"{instance_id} {state}")
+    return await _view(plugin, instance_id)
+
+
+async def test_runs_init_with_env_and_cwd_and_reports_the_exit(
+    plugin: ProcessPlugin, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    properties = {"env": {"GREETING": "héllo wörld"}, "cwd": str(work)}
+    init = '#!/bin/sh\nprintf "%s|%s" "$GREETING" "$(pwd)" > out.txt\nexit 7\n'
+    instance_id = await plugin.provision(Spec(init=init, properties=properties))
+    view = await _wait_state(plugin, instance_id, "exited")
+    assert view["exit_code"] == 7
+    assert view["ended_at"] is not None
+    assert view["started_at"].endswith("Z")
+    assert view["properties"] == properties
+    assert (work / "out.txt").read_text() == f"héllo wörld|{work}"
+    assert _reaped(view["pid"]), "the ended child was not reaped"
+
+
+async def test_describe_reports_a_running_process(plugin: ProcessPlugin) -> None:
+    instance_id = await plugin.provision(Spec(init="exec sleep 30", tags={"role": "sleeper"}))
+    view = await _view(plugin, instance_id)
+    assert view["state"] == "running"
+    assert view["exit_code"] is None
+    assert _alive(view["pid"])
+    assert os.getpgid(view["pid"]) == view["pid"], "not in a process group of its own"
+    [plain] = await plugin.describe_instances({"role": "sleeper"})
+    assert plain.properties is None
+    await plugin.destroy(instance_id, TERMINATION)
+    assert not _alive(view["pid"])
+
+
+async def test_destroy_sends_sigkill_after_the_grace_period(
+    plugin: ProcessPlugin, caplog: pytest.LogCaptureFixture
+) -> None:
+    stubborn = "trap '' TERM\nsleep 30 &\nwait\nwait\n"
+    instance_id = await plugin.provision(
+        Spec(init=stubborn, properties={"stop_grace_seconds": 0.3})
+    )
+    pid = (await _view(plugin, instance_id))["pid"]
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="plugins.process"):
+        await plugin.destroy(instance_id, ROLLING_UPDATE)
+    took = time.monotonic() - started
+    assert 0.3 <= took < 5, took
+    assert not _alive(pid)
+    assert f"destroying {instance_id}" in caplog.text
+    assert "reason: rolling_update" in caplog.text
+    assert await plugin.describe_instances({}) == []
+    assert not (plugin.directory / f"{instance_id}.log").exists()
+
+
+async def test_destroy_does_not_wait_for_a_process_that_obeys_sigterm(
+    plugin: ProcessPlugin,
+) -> None:
+    instance_id = await plugin.provision(
+        Spec(init="sleep 30 & wait", properties={"stop_grace_seconds": 20})
+    )
+    pid = (await _view(plugin, instance_id))["pid"]
+    started = time.monotonic()
+    await plugin.destroy(instance_id, TERMINATION)
+    assert time.monotonic() - started < 5
+    assert not _alive(pid)
+
+
+async def test_output_goes_to_the_instance_log(plugin: ProcessPlugin) -> None:
+    instance_id = await plugin.provision(Spec(init="echo out; echo err >&2"))
+    await _wait_state(plugin, instance_id, "exited")
+    assert (plugin.directory / f"{instance_id}.log").read_text() == "out\nerr\n"
+
+
+async def test_provision_is_idempotent_by_logical_id(plugin: ProcessPlugin) -> None:
+    first = await plugin.provision(Spec(init="exec sleep 30", logical_id="worker-0"))
+    again = await plugin.provision(Spec(init="exec sleep 30", logical_id="worker-0"))
+    assert again == first
+    assert len(await plugin.describe_instances({})) == 1
+    await plugin.destroy(first, TERMINATION)
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        ([], "must be a JSON object, got array"),
+        ({"env": []}, "env must be an object of strings, got array"),
+        ({"env": {"PORT": 8080}}, "env.PORT must be a string, got number"),
+        ({"env": {"A=B": "x"}}, "env: 'A=B' is not a variable name"),
+        ({"env": {"": "x"}}, "env: '' is not a variable name"),
+        ({"cwd": 3}, "cwd must be a string, got number"),
+        ({"cwd": "relative/dir"}, "cwd must be an absolute path"),
+        ({"cwd": "/no/such/directory"}, "cwd '/no/such/directory' is not a directory"),
+        ({"stop_grace_seconds": -1}, "stop_grace_seconds must be a number from 0 to 3600, got -1"),
+        ({"stop_grace_seconds": 1e9}, "stop_grace_seconds must be a number"),
+        ({"stop_grace_seconds": "5"}, "stop_grace_seconds .* got string"),
+        ({"stop_grace_seconds": True}, "stop_grace_seconds .* got boolean"),
+        ({"grace": 1}, "unknown field 'grace' \\(known: cwd, env, stop_grace_seconds\\)"),
+    ],
+)
+async def test_bad_properties_name_the_field_and_start_nothing(
+    plugin: ProcessPlugin, properties: Any, message: str
+) -> None:
+    with pytest.raises(PluginError, match=f"invalid Properties: {message}"):
+        await plugin.validate(properties)
+    with pytest.raises(PluginError, match=message):
+        await plugin.provision(Spec(init="touch should-not-exist", properties=properties))
+    assert await plugin.describe_instances({}) == []
+    assert [p.name for p in plugin.directory.iterdir()] == [".lock"]
+
+
+async def test_absent_properties_are_the_defaults(plugin: ProcessPlugin) -> None:
+    await plugin.validate(None)
+    await plugin.validate({})
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "30"], start_new_session=True)
+
+
+def _record_processes(state: Path, *records: tuple[str, ProcessIdentity]) -> None:
+    """Write inventory records, as a previous daemon would have, for ``(ID, identity)`` pairs."""
+    store = DocumentStore(state)
+    try:
+        for instance_id, (pid, start_ticks, boot) in records:
+            record = ProcessRecord(
+                ID=instance_id, Pid=pid, StartTicks=start_ticks, BootID=boot, StopGraceSeconds=1
+            )
+            store.write(instance_id, msgspec.json.encode(record))
+    finally:
+        store.close()
+
+
+async def test_a_recycled_pid_is_never_taken_for_the_instance(state: Path) -> None:
+    """A record whose pid now belongs to another process (other start time): reported exited,
+    and Destroy does not signal that process."""
+    stranger = _sleeper()
+    try:
+        identity = identity_of(stranger.pid)
+        assert identity is not None
+        _record_processes(
+            state,
+            ("proc-old", identity._replace(start_ticks=identity.start_ticks - 1)),
+            ("proc-reboot", identity._replace(boot_id="another-boot")),
+        )
+
+        plugin = ProcessPlugin(dir=state)
+        try:
+            for instance_id in ("proc-old", "proc-reboot"):
+                view = await _view(plugin, instance_id)
+                assert view["state"] == "exited"
+                await plugin.destroy(instance_id, TERMINATION)
+        finally:
+            plugin.close()
+        assert stranger.poll() is None, "a stranger holding the recorded pid was signalled"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+async def test_a_recorded_process_that_still_runs_is_adopted(state: Path) -> None:
+    orphan = _sleeper()
+    try:
+        identity = identity_of(orphan.pid)
+        assert identity is not None
+        _record_processes(state, ("proc-orphan", identity))
+
+        plugin = ProcessPlugin(dir=state)
+        try:
+            assert (await _view(plugin, "proc-orphan"))["state"] == "running"
+            await plugin.destroy("proc-orphan", TERMINATION)
+        finally:
+            plugin.close()
+        # stopped, and reaped by the plugin: in this test it is the plugin's process's child
+        assert _reaped(orphan.pid)
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+
+
+async def test_a_restarted_daemon_readopts_running_processes() -> None:
+    """Through real daemons: SIGKILL the first, end one of its processes meanwhile; the second
+    reports the survivor running (same pid), the other exited, and stops the survivor."""
+    with short_tmp_dir() as tmp:
+        sock, state = tmp / "p.sock", tmp / "state"
+        args = ("--socket", str(sock), "--plugin", "process", "--dir", str(state))
+        with running_daemon(*args) as daemon:
+            async with PluginClient(sock) as client:
+                survivor = str(await client.provision(Spec(init="exec sleep 60")))
+                victim = str(await client.provision(Spec(init="exec sleep 60")))
+                survivor_pid = (await _view(client, survivor))["pid"]
+                victim_pid = (await _view(client, victim))["pid"]
+            daemon.kill()
+        assert _alive(survivor_pid), "killing the daemon took its processes along"
+        os.killpg(victim_pid, signal.SIGKILL)
+
+        async def victim_gone() -> bool:
+            return not _alive(victim_pid)
+
+        await eventually(victim_gone, what="the victim ending")
+
+        with running_daemon(*args):
+            async with PluginClient(sock) as client:
+                survivor_view = await _view(client, survivor)
+                victim_view = await _view(client, victim)
+                assert survivor_view["state"] == "running"
+                assert survivor_view["pid"] == survivor_pid
+                assert victim_view["state"] == "exited"
+                await client.destroy(survivor, TERMINATION)
+                await client.destroy(victim, TERMINATION)
+                assert await client.describe_instances({}) == []
+        assert not _alive(survivor_pid)
+
+
+async def test_a_process_that_cannot_start_leaves_nothing_behind(
+    plugin: ProcessPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", "/bin/sh")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    with pytest.raises(PluginError, match=r"cannot start /bin/sh for proc-.*Permission denied"):
+        await plugin.provision(Spec(init="true"))
+    assert await plugin.describe_instances({}) == []
+    assert [p.name for p in plugin.directory.iterdir()] == [".lock"]
