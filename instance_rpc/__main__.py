@@ -1,5 +1,5 @@
-"""``python -m instance_rpc``: the ``instance-rpc`` command."""
+"""``python -m instance_rpc``: the same as the ``instance-rpc`` command."""
 
 from .cli import main
 
-main(prog_name="instance-rpc")
+main()

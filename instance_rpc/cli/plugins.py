@@ -117,6 +117,7 @@ main.add_command(
         "ls",
         callback=plugins.callback,
         params=plugins.params,
-        help="Same as plugins: list the plugins in the plugins directory.",
+        short_help="Same as plugins.",
+        help=plugins.help,
     )
 )
