@@ -27,7 +27,7 @@ from ..server import PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
 
-__all__ = ["DaemonFailed", "serve_in_thread", "spawn_daemon"]
+__all__ = ["DaemonFailed", "serve_command", "serve_in_thread", "spawn", "spawn_daemon"]
 
 READY_LINE = "listening on "
 """What ``instance-rpc serve`` prints on stdout once its socket accepts connections."""
@@ -57,6 +57,48 @@ def serve_in_thread(
         loop.close()
 
 
+def serve_command(socket_path: str | os.PathLike[str], *serve_args: str) -> list[str]:
+    """``python -m instance_rpc serve --socket PATH *serve_args`` with this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "instance_rpc",
+        "serve",
+        "--socket",
+        str(socket_path),
+        *serve_args,
+    ]
+
+
+@contextlib.contextmanager
+def spawn(
+    command: Sequence[str],
+    *,
+    log: str | os.PathLike[str] | None = None,
+    ready_timeout: float = 20.0,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` until the block ends, once it has printed "listening on" on stdout.
+
+    Never sleeps: it reads the process's output until that line or the deadline. Its stderr goes
+    to ``log`` (default: discarded). On exit it is sent SIGTERM, and killed if it does not stop.
+    """
+    with contextlib.ExitStack() as stack:
+        stderr: IO[bytes] | int = subprocess.DEVNULL
+        if log is not None:
+            stderr = stack.enter_context(open(log, "wb"))
+        process = subprocess.Popen(
+            list(command),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=None if env is None else dict(env),
+        )
+        stack.callback(_stop, process)
+        assert process.stdout is not None
+        _wait_ready(process, process.stdout, ready_timeout)
+        yield process
+
+
 @contextlib.contextmanager
 def spawn_daemon(
     serve_args: Sequence[str],
@@ -66,27 +108,10 @@ def spawn_daemon(
     ready_timeout: float = 20.0,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[Path]:
-    """Run ``python -m instance_rpc serve --socket PATH *serve_args`` until the block ends.
-
-    Waits for the daemon's "listening on" line (never sleeps); its stderr goes to ``log``
-    (default: discarded). On exit it is sent SIGTERM, and killed if it does not stop.
-    """
-    path = Path(socket_path)
-    command = [sys.executable, "-m", "instance_rpc", "serve", "--socket", str(path), *serve_args]
-    with contextlib.ExitStack() as stack:
-        stderr: IO[bytes] | int = subprocess.DEVNULL
-        if log is not None:
-            stderr = stack.enter_context(open(log, "wb"))
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            env=None if env is None else dict(env),
-        )
-        stack.callback(_stop, process)
-        assert process.stdout is not None
-        _wait_ready(process, process.stdout, ready_timeout)
-        yield path
+    """Run ``instance-rpc serve --socket PATH *serve_args`` (see :func:`spawn`); yield PATH."""
+    command = serve_command(socket_path, *serve_args)
+    with spawn(command, log=log, ready_timeout=ready_timeout, env=env):
+        yield Path(socket_path)
 
 
 def _wait_ready(process: subprocess.Popen[bytes], stdout: IO[bytes], timeout: float) -> None:
