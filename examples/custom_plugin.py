@@ -135,7 +135,11 @@ async def serve(socket_path: Path, directory: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Serve the files backend (each instance a JSON file) on a Unix socket "
-        "until SIGINT or SIGTERM."
+        "until SIGINT or SIGTERM.",
+        epilog="examples:\n"
+        "  custom_plugin.py /tmp/files.sock --dir /tmp/instances\n"
+        "  custom_plugin.py ~/.infrakit/plugins/files    # then: instance-rpc describe files",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("socket", type=Path, help="socket path to listen on")
     parser.add_argument(

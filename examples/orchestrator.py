@@ -136,7 +136,11 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Keep SIZE instances of the spec in SPEC alive on PLUGIN, rolling them "
-        "over to a new version when SPEC changes."
+        "over to a new version when SPEC changes.",
+        epilog="examples:\n"
+        "  orchestrator.py instance-memory web.json --group web --size 3\n"
+        "  orchestrator.py /tmp/p.sock web.yaml --group web --size 2 --rounds 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("plugin", help="plugin name (lookup[/type]) or socket path")
     parser.add_argument("spec", type=Path, help="spec file, JSON or YAML (Go field names)")

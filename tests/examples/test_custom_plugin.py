@@ -88,3 +88,4 @@ def test_help() -> None:
     )
     assert result.returncode == 0
     assert "usage: custom_plugin.py [-h] [--dir DIR] socket" in result.stdout
+    assert "custom_plugin.py /tmp/files.sock --dir /tmp/instances" in result.stdout

@@ -195,3 +195,4 @@ def test_help() -> None:
     result = run("--help")
     assert result.returncode == 0
     assert "--group GROUP --size SIZE" in result.stdout
+    assert "orchestrator.py instance-memory web.json --group web --size 3" in result.stdout
