@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import click
@@ -28,20 +29,33 @@ class PluginStatus(msgspec.Struct, kw_only=True):
     Error: str | None = None
 
 
-async def _ask(socket: Path, timeout: float) -> PluginStatus:
+async def _ask(path: Path, timeout: float) -> PluginStatus:
     try:
-        async with PluginClient(socket, timeout=timeout) as client:
+        async with PluginClient(path, timeout=timeout) as client:
             offered = await client.hello()
     except PluginUnavailable as exc:
-        return PluginStatus(Name=socket.name, Socket=str(socket), Status="stale", Error=str(exc))
+        status = "stale" if _refused(path) else "unavailable"
+        return PluginStatus(Name=path.name, Socket=str(path), Status=status, Error=str(exc))
     except InstanceRPCError as exc:
-        return PluginStatus(Name=socket.name, Socket=str(socket), Status="error", Error=str(exc))
+        return PluginStatus(Name=path.name, Socket=str(path), Status="error", Error=str(exc))
     interfaces = {spec.encode(): types for spec, types in offered.items()}
-    return PluginStatus(Name=socket.name, Socket=str(socket), Status="ok", Interfaces=interfaces)
+    return PluginStatus(Name=path.name, Socket=str(path), Status="ok", Interfaces=interfaces)
+
+
+def _refused(path: Path) -> bool:
+    """True when nothing listens on the socket: a daemon died and left its file behind."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+    return False
 
 
 async def _ask_all(sockets: list[Path], timeout: float) -> list[PluginStatus]:
-    return list(await asyncio.gather(*(_ask(socket, timeout) for socket in sockets)))
+    return list(await asyncio.gather(*(_ask(path, timeout) for path in sockets)))
 
 
 def _type_names(status: PluginStatus) -> str:
@@ -94,7 +108,8 @@ def plugins(directory: Path | None, output: str, timeout: float) -> None:
 
     For each socket: the interfaces and versions its handshake announces, the types it serves
     ((default) is the one a bare NAME reaches; others are NAME/type) and its status: ok, stale
-    socket (a file left behind by a daemon that is gone), or the error it answered with.
+    socket (a file left behind by a daemon that is gone), unavailable (it cannot be reached,
+    the reason says why) or error (it answered, but not with a usable handshake).
 
     \b
     Examples:

@@ -83,3 +83,11 @@ def test_dir_option_overrides_the_environment(
 @pytest.mark.parametrize("command", ["plugins", "ls"])
 def test_help_has_examples(cli: Cli, command: str) -> None:
     assert "instance-rpc plugins" in cli.ok(command, "--help")
+
+
+def test_a_socket_that_answers_no_handshake_shows_the_error(cli: Cli, plugins_home: Path) -> None:
+    with fake_plugin(plugins_home / "odd", {}):
+        rows = table_rows(cli.ok("plugins"))
+        listed = json.loads(cli.ok("plugins", "-o", "json"))
+    assert rows[1] == ["odd", "-", "-", "error: Method not found"]
+    assert (listed[0]["Status"], listed[0]["Error"]) == ("error", "Method not found")
