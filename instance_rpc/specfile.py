@@ -106,9 +106,16 @@ def _as_json(data: bytes, source: str, format: Format | None) -> bytes:
     try:
         _RAW_DECODER.decode(data)
     except msgspec.DecodeError as json_error:
-        if wanted == "json" or data.lstrip().startswith((b"{", b"[")):
-            raise SpecFileError(f"{source}: not valid JSON: {json_error}") from None
-        return _yaml_to_json(data, source)
+        not_json = SpecFileError(f"{source}: not valid JSON: {json_error}")
+        if wanted == "json":
+            raise not_json from None
+        try:
+            return _yaml_to_json(data, source)
+        except SpecFileError:
+            # Broken JSON is usually meant as JSON: say what is wrong with it as JSON.
+            if data.lstrip().startswith((b"{", b"[")):
+                raise not_json from None
+            raise
     return data
 
 

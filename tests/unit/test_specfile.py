@@ -34,6 +34,12 @@ def test_yaml_is_converted_to_json() -> None:
     assert bytes(spec.properties) == b'{"n":3,"list":["a","b"]}'
 
 
+def test_yaml_flow_style_is_yaml_though_it_starts_like_json() -> None:
+    assert parse_spec(b"{Tags: {a: b}}").tags == {"a": "b"}
+    with pytest.raises(SpecFileError, match=r"^<spec>: not valid JSON: "):
+        parse_spec(b'{"Tags": {"a": "b"}')
+
+
 def test_the_file_name_picks_the_format() -> None:
     assert format_of("a.JSON") == "json"
     assert format_of("a.yml") == "yaml"
