@@ -1,4 +1,4 @@
-"""Plugin daemons for synchronous tests: one in a thread, one as a real ``instance-rpc serve``.
+"""Plugin daemons for synchronous tests: in a thread, or as a real process.
 
     with serve_in_thread(MemoryPlugin(), tmp_path / "p.sock") as path:
         SyncPluginClient(path) ...          # or CliRunner().invoke(main, ["describe", str(path)])
@@ -6,7 +6,10 @@
     with spawn_daemon(["--plugin", "memory"], tmp_path / "p.sock", log=tmp_path / "log") as path:
         subprocess.run(["instance-rpc", "describe", str(path)])
 
-Both return once the socket accepts connections and remove it when the block ends.
+    with spawn([sys.executable, "examples/custom_plugin.py", "/tmp/f.sock"]) as process:
+        ...                                 # any program that prints "listening on" when ready
+
+Each returns once the socket accepts connections, and stops the daemon when the block ends.
 """
 
 from __future__ import annotations
