@@ -32,7 +32,7 @@ def destroy(name: str, instances: tuple[str, ...], reason: str) -> None:
     Destroys the instances ID... of plugin NAME. Every ID is tried; one the plugin refuses is
     reported on stderr and the exit status is 1.
 
-    
+    \b
     Examples:
       instance-rpc destroy instance-memory inst-1 inst-2
       instance-rpc destroy instance-memory inst-3 --reason rolling_update

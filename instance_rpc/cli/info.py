@@ -52,7 +52,7 @@ def info(name: str, output: str) -> None:
     interface, its methods with the names of their params. The json output is the document
     itself, with an example request and response per method.
 
-    
+    \b
     Examples:
       instance-rpc info instance-memory
       instance-rpc info /run/plugins/local.sock -o json

@@ -21,7 +21,7 @@ def label(name: str, instance: str, labels: tuple[str, ...]) -> None:
     Labels instance ID of plugin NAME and prints the ID. A label whose key is already a tag
     replaces its value; other tags are kept.
 
-    
+    \b
     Examples:
       instance-rpc label instance-memory inst-1 owner=me tier=front
     """
