@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from instance_rpc.testing.daemon import serve_in_thread
+from plugins.memory import MemoryPlugin
 from tests.cli.helpers import Cli, table_rows
 
 WEB = '{"Tags": {"group": "web", "zone": "a"}, "Properties": {"price": 1.50}}'
@@ -91,3 +93,10 @@ def test_a_bad_tag_is_a_usage_error(cli: Cli, memory_socket: Path) -> None:
     result = cli("describe", "instance-memory", "--tag", "group")
     assert result.exit_code == 2
     assert "Invalid value for --tag: 'group' is not KEY=VALUE" in result.stderr
+
+
+def test_a_type_after_the_slash_picks_the_backend(cli: Cli, plugins_home: Path) -> None:
+    with serve_in_thread({"": MemoryPlugin(), "big": MemoryPlugin()}, plugins_home / "multi"):
+        assert cli.ok("provision", "multi/big", "-", input="{}") == "inst-1\n"
+        assert cli.ok("describe", "multi/big", "-q") == "inst-1\n"
+        assert cli.ok("describe", "multi", "-q") == ""
