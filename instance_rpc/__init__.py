@@ -1,7 +1,8 @@
 """instance-rpc: the InfraKit Instance plugin protocol (JSON-RPC 2.0 over a Unix socket).
 
 Serve a backend with :class:`PluginServer` (or ``instance-rpc serve``); call any plugin, ours or a
-Go one, with :class:`PluginClient`, which is itself a :class:`Plugin`.
+Go one, with :class:`PluginClient`, which is itself a :class:`Plugin`; scripts without an event
+loop use :class:`SyncPluginClient`.
 """
 
 from ._version import __version__
@@ -30,7 +31,9 @@ from .errors import (
 )
 from .server import AddressInUse, PluginServer
 from .service import InstanceService
+from .specfile import SpecFileError, parse_spec
 from .spi import INTERFACE, Plugin
+from .sync_client import SyncPluginClient
 from .types import (
     ID,
     ROLLING_UPDATE,
@@ -79,9 +82,12 @@ __all__ = [
     "PluginUnavailable",
     "RPCError",
     "Spec",
+    "SpecFileError",
+    "SyncPluginClient",
     "TransportError",
     "VendorInfo",
     "VersionMismatch",
     "__version__",
     "load_properties",
+    "parse_spec",
 ]

@@ -34,4 +34,11 @@ def main() -> None:
       instance-rpc serve --name local --plugin file --plugin process
       instance-rpc conformance local/process
       instance-rpc serve --socket /tmp/p.sock
+      instance-rpc plugins                    # what answers in the plugins directory
+      instance-rpc provision instance-memory web.json
+      instance-rpc describe instance-memory --tag group=web --properties
+      instance-rpc label instance-memory inst-1 owner=me
+      instance-rpc destroy instance-memory inst-1
+
+    A plugin NAME is lookup[/type] in the plugins directory, or a socket path.
     """

@@ -1,0 +1,1 @@
+"""Programs a user copies; the tests import them from here."""

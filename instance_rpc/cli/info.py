@@ -1,0 +1,64 @@
+"""``instance-rpc info NAME``: the plugin's spec document, readable or raw."""
+
+from __future__ import annotations
+
+import click
+import msgspec
+
+from ..wire import PluginInfo
+from ._app import main
+from ._common import NAME_HELP, call_plugin, help_with
+
+__all__ = ["info", "render_info"]
+
+
+def _method_line(request: dict[str, object]) -> str:
+    method = str(request.get("method", "?"))
+    params = request.get("params")
+    names = ", ".join(params) if isinstance(params, dict) else ""
+    return f"  {method}({names})"
+
+
+def render_info(document: PluginInfo) -> str:
+    """The spec document as a few readable lines: vendor, interfaces, methods and their params."""
+    lines: list[str] = []
+    if document.Vendor is not None:
+        vendor = document.Vendor
+        url = f"  {vendor.URL}" if vendor.URL else ""
+        lines.append(f"Vendor:      {vendor.Name} {vendor.Version}{url}")
+    implements = ", ".join(f"{api.Name}/{api.Version}" for api in document.Implements)
+    lines.append(f"Implements:  {implements or '-'}")
+    for interface in document.Interfaces:
+        lines.append(f"Interface {interface.Name}/{interface.Version}:")
+        lines.extend(_method_line(example.Request) for example in interface.Methods)
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the document itself, as GET /info/api.json serves it.",
+)
+@help_with(NAME_HELP)
+def info(name: str, output: str) -> None:
+    """Show what a plugin says about itself.
+
+    Reads GET /info/api.json of plugin NAME: the vendor, the interfaces it implements and, per
+    interface, its methods with the names of their params. The json output is the document
+    itself, with an example request and response per method.
+
+    \b
+    Examples:
+      instance-rpc info instance-memory
+      instance-rpc info /run/plugins/local.sock -o json
+    """
+    document = call_plugin(name, lambda client: client.info())
+    if output == "json":
+        click.echo(msgspec.json.format(msgspec.json.encode(document), indent=2).decode())
+    else:
+        click.echo(render_info(document))

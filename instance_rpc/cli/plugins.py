@@ -1,0 +1,138 @@
+"""``instance-rpc plugins`` (``ls``): the plugins directory, each socket asked who it is."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import click
+import msgspec
+
+from ..client import PluginClient
+from ..discovery import list_plugins, plugins_dir
+from ..errors import InstanceRPCError, PluginUnavailable
+from ..handshake import DEFAULT_TYPE_NAME
+from ._app import main
+from ._table import render_table
+
+__all__ = ["PluginStatus", "plugins"]
+
+
+class PluginStatus(msgspec.Struct, kw_only=True):
+    """What one socket answered to the handshake (the ``-o json`` form uses these names)."""
+
+    Name: str
+    Socket: str
+    Status: str
+    Interfaces: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    Error: str | None = None
+
+
+async def _ask(path: Path, timeout: float) -> PluginStatus:
+    try:
+        async with PluginClient(path, timeout=timeout) as client:
+            offered = await client.hello()
+    except PluginUnavailable as exc:
+        status = "stale" if _refused(path) else "unavailable"
+        return PluginStatus(Name=path.name, Socket=str(path), Status=status, Error=str(exc))
+    except InstanceRPCError as exc:
+        return PluginStatus(Name=path.name, Socket=str(path), Status="error", Error=str(exc))
+    interfaces = {spec.encode(): types for spec, types in offered.items()}
+    return PluginStatus(Name=path.name, Socket=str(path), Status="ok", Interfaces=interfaces)
+
+
+def _refused(path: Path) -> bool:
+    """True when nothing listens on the socket: a daemon died and left its file behind."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+    return False
+
+
+async def _ask_all(sockets: list[Path], timeout: float) -> list[PluginStatus]:
+    return list(await asyncio.gather(*(_ask(path, timeout) for path in sockets)))
+
+
+def _type_names(status: PluginStatus) -> str:
+    names = dict.fromkeys(name for types in status.Interfaces.values() for name in types)
+    shown = ["(default)" if name == DEFAULT_TYPE_NAME else name for name in names]
+    return ", ".join(shown) or "-"
+
+
+def _status_text(status: PluginStatus) -> str:
+    if status.Status == "stale":
+        return "stale socket: nothing answers"
+    if status.Error is not None:
+        return f"{status.Status}: {status.Error}"
+    return status.Status
+
+
+def _table(statuses: list[PluginStatus]) -> str:
+    rows = [
+        (
+            status.Name,
+            ", ".join(status.Interfaces) or "-",
+            _type_names(status),
+            _status_text(status),
+        )
+        for status in statuses
+    ]
+    return render_table(("NAME", "INTERFACES", "TYPES", "STATUS"), rows)
+
+
+@main.command("plugins")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Plugins directory to list (default: $INFRAKIT_PLUGINS_DIR, else "
+    "$INFRAKIT_HOME/plugins, else ~/.infrakit/plugins).",
+)
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for each plugin's handshake.",
+)
+def plugins(directory: Path | None, output: str, timeout: float) -> None:
+    """List the plugins in the plugins directory.
+
+    For each socket: the interfaces and versions its handshake announces, the types it serves
+    ((default) is the one a bare NAME reaches; others are NAME/type) and its status: ok, stale
+    socket (a file left behind by a daemon that is gone), unavailable (it cannot be reached,
+    the reason says why) or error (it answered, but not with a usable handshake).
+
+    \b
+    Examples:
+      instance-rpc plugins
+      instance-rpc ls --dir /run/infrakit/plugins -o json
+    """
+    where = directory if directory is not None else plugins_dir()
+    sockets = list_plugins(where)
+    statuses = asyncio.run(_ask_all(sockets, timeout))
+    if output == "json":
+        click.echo(msgspec.json.format(msgspec.json.encode(statuses), indent=2).decode())
+    elif statuses:
+        click.echo(_table(statuses))
+    else:
+        click.echo(f"no plugins in {where}", err=True)
+
+
+main.add_command(
+    click.Command(
+        "ls",
+        callback=plugins.callback,
+        params=plugins.params,
+        short_help="Same as plugins.",
+        help=plugins.help,
+    )
+)

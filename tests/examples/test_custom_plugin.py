@@ -1,0 +1,91 @@
+"""examples/custom_plugin.py: the files backend keeps the Plugin contract, and serves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from examples.custom_plugin import FilesPlugin
+from instance_rpc import (
+    TERMINATION,
+    PluginClient,
+    PluginError,
+    Spec,
+    SyncPluginClient,
+)
+from instance_rpc.testing import running_server
+from instance_rpc.testing.daemon import spawn
+from tests.examples.conftest import EXAMPLES
+
+
+@pytest.fixture
+async def client(short_dir: Path) -> AsyncIterator[PluginClient]:
+    async with (
+        running_server(FilesPlugin(short_dir / "instances"), short_dir / "files.sock") as path,
+        PluginClient(path) as plugin,
+    ):
+        yield plugin
+
+
+async def test_the_contract_over_a_socket(client: PluginClient, short_dir: Path) -> None:
+    await client.validate({"size": "small"})
+    with pytest.raises(PluginError, match="invalid Properties: must be a JSON object"):
+        await client.validate([1])
+
+    raw = msgspec.Raw(b'{"price": 1.50, "big": 123456789012345678901234567890}')
+    first = await client.provision(Spec(tags={"group": "web"}, properties=raw))
+    second = await client.provision(Spec(tags={"group": "db"}, logical_id="db-1"))
+    assert (first, second) == ("file-1", "file-2")
+    assert await client.provision(Spec(logical_id="db-1")) == "file-2"  # a retry: no new one
+
+    await client.label("file-1", {"owner": "me", "group": "api"})
+    (labelled,) = await client.describe_instances({"owner": "me"}, properties=True)
+    assert labelled.tags == {"group": "api", "owner": "me"}
+    assert bytes(labelled.properties) == bytes(raw)
+    listed = await client.describe_instances(None)
+    assert [(d.id, d.logical_id, d.properties) for d in listed] == [
+        ("file-1", None, None),
+        ("file-2", "db-1", None),
+    ]
+
+    await client.destroy("file-1", TERMINATION)
+    with pytest.raises(PluginError, match="instance not found: file-1"):
+        await client.destroy("file-1", TERMINATION)
+    with pytest.raises(PluginError, match="instance not found: file-1"):
+        await client.label("file-1", {"a": "b"})
+    with pytest.raises(PluginError, match=r"instance not found: \.\./x"):
+        await client.destroy("../x", TERMINATION)
+    assert [d.id for d in await client.describe_instances(None)] == ["file-2"]
+    assert await client.provision(Spec()) == "file-1"  # a freed ID is used again
+
+
+def test_served_as_a_program_instances_outlive_it(short_dir: Path) -> None:
+    socket_path, instances = short_dir / "f.sock", short_dir / "kept"
+    command = [sys.executable, str(EXAMPLES / "custom_plugin.py"), str(socket_path)]
+    command += ["--dir", str(instances)]
+    with spawn(command), SyncPluginClient(socket_path) as plugin:
+        created = plugin.provision(Spec(tags={"k": "v"}, properties={"n": 1}))
+    assert not socket_path.exists()  # removed on SIGTERM
+    assert (instances / f"{created}.json").exists()
+    with spawn(command), SyncPluginClient(socket_path) as plugin:
+        (again,) = plugin.describe_instances({"k": "v"}, properties=True)
+    assert again.id == created
+    assert bytes(again.properties) == b'{"n":1}'
+
+
+def test_help() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "custom_plugin.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "usage: custom_plugin.py [-h] [--dir DIR] socket" in result.stdout
+    assert "custom_plugin.py /tmp/files.sock --dir /tmp/instances" in result.stdout
