@@ -5,8 +5,19 @@ refuse a call, and serve it with ``PluginServer``. Blocking file I/O runs in a t
 (``asyncio.to_thread``) so the daemon's event loop stays free.
 
     python examples/custom_plugin.py /tmp/files.sock --dir /tmp/instances
+    instance-rpc conformance /tmp/files.sock      # does it keep the contract?
     instance-rpc provision /tmp/files.sock spec.json
     instance-rpc describe /tmp/files.sock --properties
+
+To make ``instance-rpc serve --plugin files`` find it instead, declare an entry point in your
+package's ``pyproject.toml`` and install the package next to instance-rpc::
+
+    [project.entry-points."instance_rpc.plugins"]
+    files = "my_package.custom_plugin:FilesPlugin"
+
+``serve`` calls the entry point with keyword options: ``dir`` if the callable takes one (the
+state directory, ``--dir``), ``name`` if it takes one. In your own tests,
+``instance_rpc.testing.pytest_plugin.conformance_test`` runs the same checks.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import runpy
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from examples.custom_plugin import FilesPlugin
 from instance_rpc.testing import running_server
 from instance_rpc.testing.conformance import CHECK_NAMES, run_conformance
 from instance_rpc.testing.pytest_plugin import run_checks
@@ -97,9 +97,7 @@ async def test_unknown_check_names_are_refused(tmp_short: Path) -> None:
         await run_conformance(tmp_short / "sock", checks=["no such check"])
 
 
-def test_the_example_backend_passes() -> None:
-    example = Path(__file__).parents[2] / "examples" / "custom_backend.py"
-    counter_plugin = runpy.run_path(str(example))["CounterPlugin"]
-    report = run_checks(counter_plugin())
+def test_the_example_backend_passes(tmp_path: Path) -> None:
+    report = run_checks(FilesPlugin(tmp_path / "instances"))
     assert report.ok, [result.line() for result in report.failures()]
     assert report.summary() == f"{len(CHECK_NAMES) + 1} passed, 0 failed"

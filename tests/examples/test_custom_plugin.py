@@ -89,3 +89,21 @@ def test_help() -> None:
     assert result.returncode == 0
     assert "usage: custom_plugin.py [-h] [--dir DIR] socket" in result.stdout
     assert "custom_plugin.py /tmp/files.sock --dir /tmp/instances" in result.stdout
+
+
+def test_served_as_a_program_it_passes_the_conformance_suite(short_dir: Path) -> None:
+    socket_path = short_dir / "c.sock"
+    command = [sys.executable, str(EXAMPLES / "custom_plugin.py"), str(socket_path)]
+    command += ["--dir", str(short_dir / "instances")]
+    with spawn(command):
+        checked = subprocess.run(
+            [sys.executable, "-m", "instance_rpc", "conformance", str(socket_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    summary = checked.stdout.strip().splitlines()[-1]
+    assert summary.endswith(" passed, 0 failed")
+    assert "FAIL" not in checked.stdout
