@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from examples.orchestrator import CONFIG_TAG, GROUP_TAG, Group, NotVisible
-from instance_rpc import Context, Description, InstanceRPCError, Spec, SyncPluginClient
+from instance_rpc import (
+    TERMINATION,
+    Context,
+    Description,
+    InstanceRPCError,
+    Spec,
+    SyncPluginClient,
+    load_properties,
+)
+from instance_rpc.testing.daemon import spawn_daemon
 from plugins.memory import MemoryPlugin
 from tests.examples.conftest import EXAMPLES
 
@@ -196,3 +205,47 @@ def test_help() -> None:
     assert result.returncode == 0
     assert "--group GROUP --size SIZE" in result.stdout
     assert "orchestrator.py instance-memory web.json --group web --size 3" in result.stdout
+
+
+def _pids(plugin: SyncPluginClient) -> dict[str, int]:
+    members = plugin.describe_instances({GROUP_TAG: "web"}, properties=True)
+    return {m.id: load_properties(m.properties)["pid"] for m in members}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_rolls_real_processes_on_the_process_backend(short_dir: Path) -> None:
+    socket_path = short_dir / "procs.sock"
+    serve = ["--plugin", "process", "--dir", str(short_dir / "state")]
+    spec = short_dir / "web.json"
+    spec.write_text(
+        '{"Init": "exec sleep 300", "Tags": {"tier": "front"},'
+        ' "Properties": {"env": {"VERSION": "1"}, "stop_grace_seconds": 1}}'
+    )
+    args = (str(socket_path), str(spec), "--group", "web", "--size", "2", "--rounds", "1")
+    with spawn_daemon(serve, socket_path, log=short_dir / "daemon.log"):
+        first = run(*args)
+        assert first.returncode == 0, first.stderr
+        with SyncPluginClient(socket_path) as plugin:
+            before = _pids(plugin)
+        assert len(before) == 2
+        assert all(_alive(pid) for pid in before.values())
+
+        spec.write_text(spec.read_text().replace('"VERSION": "1"', '"VERSION": "2"'))
+        second = run(*args)
+        assert second.returncode == 0, second.stderr
+        rolled = [line for line in second.stdout.splitlines() if line.startswith("rolling")]
+        assert len(rolled) == 2
+        with SyncPluginClient(socket_path) as plugin:
+            after = _pids(plugin)
+            for instance in after:
+                plugin.destroy(instance, TERMINATION)
+        assert set(after).isdisjoint(before)
+        assert not any(_alive(pid) for pid in before.values())  # the old processes are gone
+        assert all(pid not in before.values() for pid in after.values())
