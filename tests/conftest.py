@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,16 +10,14 @@ import pytest
 from instance_rpc import PluginClient
 from instance_rpc.testing import running_server
 from plugins.memory import MemoryPlugin
+from tests.daemon import short_tmp_dir
 
 
 @pytest.fixture
 def sock_dir() -> Iterator[Path]:
     """A short directory for sockets: Unix socket paths are limited to about 100 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="irpc-", dir="/tmp"))
-    try:
+    with short_tmp_dir() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -12,13 +11,7 @@ from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.backends import ENTRY_POINT_GROUP, available_backends, load_backend
 from instance_rpc.cli.serve import state_options
 from plugins.file import FilePlugin
-from tests.daemon import run_cli, running_daemon, short_tmp_dir
-
-
-@pytest.fixture
-def tmp_short() -> Iterator[Path]:
-    with short_tmp_dir() as path:
-        yield path
+from tests.daemon import run_cli, running_daemon
 
 
 def test_one_stateful_backend_keeps_its_state_in_dir() -> None:
@@ -62,21 +55,21 @@ def test_bad_dir_options_are_refused(
 
 
 async def test_serve_defaults_to_the_file_backend_in_the_state_directory(
-    tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+    sock_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("INFRAKIT_PLUGINS_DIR", str(tmp_short / "plugins"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_short / "state"))
+    monkeypatch.setenv("INFRAKIT_PLUGINS_DIR", str(sock_dir / "plugins"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(sock_dir / "state"))
     with running_daemon("--log-level", "warning") as daemon:
         assert "instance-file" in daemon.listening
-        async with PluginClient("instance-file", plugins_dir=tmp_short / "plugins") as client:
+        async with PluginClient("instance-file", plugins_dir=sock_dir / "plugins") as client:
             instance_id = await client.provision(Spec(properties={"a": 1}))
-    documents = tmp_short / "state" / "instance-rpc" / "instance-file"
+    documents = sock_dir / "state" / "instance-rpc" / "instance-file"
     assert [p.name for p in documents.glob("*.json")] == [f"{instance_id}.json"]
 
 
-async def test_one_daemon_serves_several_types(tmp_short: Path) -> None:
-    plugins = tmp_short / "plugins"
-    args = ["--socket", str(plugins / "local"), "--dir", str(tmp_short / "state")]
+async def test_one_daemon_serves_several_types(sock_dir: Path) -> None:
+    plugins = sock_dir / "plugins"
+    args = ["--socket", str(plugins / "local"), "--dir", str(sock_dir / "state")]
     with running_daemon(*args, "--plugin", "file", "--plugin", "process", "--log-level", "error"):
         async with PluginClient("local", plugins_dir=plugins) as default:
             hello = await default.hello()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,20 +15,14 @@ from instance_rpc.testing import running_server
 from instance_rpc.testing.conformance import CHECK_NAMES, run_conformance
 from instance_rpc.testing.pytest_plugin import run_checks
 from plugins.memory import MemoryPlugin
-from tests.daemon import run_cli, running_daemon, short_tmp_dir
+from tests.daemon import run_cli, running_daemon
 
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
 
 
-@pytest.fixture
-def tmp_short() -> Iterator[Path]:
-    with short_tmp_dir() as path:
-        yield path
-
-
-def test_every_backend_passes_through_instance_rpc_serve(tmp_short: Path) -> None:
-    sock = tmp_short / "local"
-    args = ["--socket", str(sock), "--dir", str(tmp_short / "state"), "--log-level", "warning"]
+def test_every_backend_passes_through_instance_rpc_serve(sock_dir: Path) -> None:
+    sock = sock_dir / "local"
+    args = ["--socket", str(sock), "--dir", str(sock_dir / "state"), "--log-level", "warning"]
     with running_daemon(*args, "--plugin", "file", "--plugin", "process", "--plugin", "memory"):
         for type_name in ("file", "process", "memory"):
             done = run_cli("conformance", str(sock), "--type", type_name)
@@ -37,35 +31,35 @@ def test_every_backend_passes_through_instance_rpc_serve(tmp_short: Path) -> Non
             assert lines[-1] == f"{len(CHECK_NAMES) + 1} passed, 0 failed"
             assert all(line.startswith("PASS  ") for line in lines[:-1]), done.stdout
     # everything the runs made is gone: the file backend's directory holds no document
-    assert sorted(p.name for p in (tmp_short / "state" / "file").glob("*.json")) == []
+    assert sorted(p.name for p in (sock_dir / "state" / "file").glob("*.json")) == []
 
 
-def test_properties_file_is_used_for_provisioning(tmp_short: Path) -> None:
-    props = tmp_short / "props.json"
+def test_properties_file_is_used_for_provisioning(sock_dir: Path) -> None:
+    props = sock_dir / "props.json"
     props.write_text(json.dumps({"stop_grace_seconds": 1, "env": {"A": "b"}}))
-    sock = tmp_short / "p"
-    args = ["--socket", str(sock), "--plugin", "process", "--dir", str(tmp_short / "state")]
+    sock = sock_dir / "p"
+    args = ["--socket", str(sock), "--plugin", "process", "--dir", str(sock_dir / "state")]
     with running_daemon(*args, "--log-level", "warning"):
         done = run_cli("conformance", str(sock), "--properties", str(props))
         assert done.returncode == 0, done.stdout + done.stderr
-        bad = tmp_short / "bad.json"
+        bad = sock_dir / "bad.json"
         bad.write_text('{"stop_grace_seconds": -1}')
         done = run_cli("conformance", str(sock), "--bad-properties", str(bad))
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_unreachable_plugin_fails_every_check(tmp_short: Path) -> None:
-    done = run_cli("conformance", str(tmp_short / "nobody-here"))
+def test_unreachable_plugin_fails_every_check(sock_dir: Path) -> None:
+    done = run_cli("conformance", str(sock_dir / "nobody-here"))
     assert done.returncode == 1
     match = SUMMARY.match(done.stdout.splitlines()[-1])
     assert match is not None, done.stdout
     assert (int(match[1]), int(match[2])) == (0, len(CHECK_NAMES) + 1)
 
 
-def test_properties_file_that_is_not_json_is_refused(tmp_short: Path) -> None:
-    bad = tmp_short / "props.json"
+def test_properties_file_that_is_not_json_is_refused(sock_dir: Path) -> None:
+    bad = sock_dir / "props.json"
     bad.write_text("{not json")
-    done = run_cli("conformance", str(tmp_short / "sock"), "--properties", str(bad))
+    done = run_cli("conformance", str(sock_dir / "sock"), "--properties", str(bad))
     assert done.returncode == 1
     assert "--properties" in done.stderr
     assert "not JSON" in done.stderr
@@ -78,10 +72,10 @@ class _ReplacesTags(MemoryPlugin):
         self._get(instance).tags = dict(labels)
 
 
-async def test_a_broken_plugin_fails_and_is_cleaned_up(tmp_short: Path) -> None:
+async def test_a_broken_plugin_fails_and_is_cleaned_up(sock_dir: Path) -> None:
     plugin = _ReplacesTags()
     lines: list[str] = []
-    async with running_server(plugin, tmp_short / "p.sock") as sock:
+    async with running_server(plugin, sock_dir / "p.sock") as sock:
         report = await run_conformance(sock, on_result=lambda result: lines.append(result.line()))
     failed = [result.name for result in report.failures()]
     assert failed == ["label merges and overwrites"]
@@ -92,9 +86,9 @@ async def test_a_broken_plugin_fails_and_is_cleaned_up(tmp_short: Path) -> None:
     assert await plugin.describe_instances({}) == []
 
 
-async def test_unknown_check_names_are_refused(tmp_short: Path) -> None:
+async def test_unknown_check_names_are_refused(sock_dir: Path) -> None:
     with pytest.raises(ValueError, match="unknown checks"):
-        await run_conformance(tmp_short / "sock", checks=["no such check"])
+        await run_conformance(sock_dir / "sock", checks=["no such check"])
 
 
 def test_the_example_backend_passes(tmp_path: Path) -> None:

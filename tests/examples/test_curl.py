@@ -42,21 +42,21 @@ def test_every_method_answers(daemon: Path) -> None:
     assert result.stdout.rstrip().endswith("# all methods answered as expected")
 
 
-def test_help_and_a_bad_socket(short_dir: Path) -> None:
+def test_help_and_a_bad_socket(sock_dir: Path) -> None:
     helped = run("--help")
     assert helped.returncode == 0
     assert helped.stdout.startswith("usage: curl.sh SOCKET")
-    missing = run(str(short_dir / "none"))
+    missing = run(str(sock_dir / "none"))
     assert missing.returncode == 1
-    assert missing.stderr == f"curl.sh: {short_dir / 'none'} is not a socket\n"
+    assert missing.stderr == f"curl.sh: {sock_dir / 'none'} is not a socket\n"
 
 
-def test_a_wrong_answer_stops_the_script(short_dir: Path) -> None:
+def test_a_wrong_answer_stops_the_script(sock_dir: Path) -> None:
     class Refusing(MemoryPlugin):
         async def validate(self, properties: object) -> None:
             raise ValueError("no validation today")
 
-    with serve_in_thread(Refusing(), short_dir / "r.sock") as path:
+    with serve_in_thread(Refusing(), sock_dir / "r.sock") as path:
         result = run(str(path))
     assert result.returncode == 1
     assert 'curl.sh: Instance.Validate: expected "OK":true in the answer' in result.stderr

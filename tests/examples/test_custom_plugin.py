@@ -24,15 +24,15 @@ from tests.examples.conftest import EXAMPLES
 
 
 @pytest.fixture
-async def client(short_dir: Path) -> AsyncIterator[PluginClient]:
+async def client(sock_dir: Path) -> AsyncIterator[PluginClient]:
     async with (
-        running_server(FilesPlugin(short_dir / "instances"), short_dir / "files.sock") as path,
+        running_server(FilesPlugin(sock_dir / "instances"), sock_dir / "files.sock") as path,
         PluginClient(path) as plugin,
     ):
         yield plugin
 
 
-async def test_the_contract_over_a_socket(client: PluginClient, short_dir: Path) -> None:
+async def test_the_contract_over_a_socket(client: PluginClient, sock_dir: Path) -> None:
     await client.validate({"size": "small"})
     with pytest.raises(PluginError, match="invalid Properties: must be a JSON object"):
         await client.validate([1])
@@ -64,8 +64,8 @@ async def test_the_contract_over_a_socket(client: PluginClient, short_dir: Path)
     assert await client.provision(Spec()) == "file-1"  # a freed ID is used again
 
 
-def test_served_as_a_program_instances_outlive_it(short_dir: Path) -> None:
-    socket_path, instances = short_dir / "f.sock", short_dir / "kept"
+def test_served_as_a_program_instances_outlive_it(sock_dir: Path) -> None:
+    socket_path, instances = sock_dir / "f.sock", sock_dir / "kept"
     command = [sys.executable, str(EXAMPLES / "custom_plugin.py"), str(socket_path)]
     command += ["--dir", str(instances)]
     with spawn(command), SyncPluginClient(socket_path) as plugin:
@@ -91,10 +91,10 @@ def test_help() -> None:
     assert "custom_plugin.py /tmp/files.sock --dir /tmp/instances" in result.stdout
 
 
-def test_served_as_a_program_it_passes_the_conformance_suite(short_dir: Path) -> None:
-    socket_path = short_dir / "c.sock"
+def test_served_as_a_program_it_passes_the_conformance_suite(sock_dir: Path) -> None:
+    socket_path = sock_dir / "c.sock"
     command = [sys.executable, str(EXAMPLES / "custom_plugin.py"), str(socket_path)]
-    command += ["--dir", str(short_dir / "instances")]
+    command += ["--dir", str(sock_dir / "instances")]
     with spawn(command):
         checked = subprocess.run(
             [sys.executable, "-m", "instance_rpc", "conformance", str(socket_path)],

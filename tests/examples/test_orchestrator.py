@@ -155,8 +155,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_against_a_real_daemon(daemon: Path, short_dir: Path) -> None:
-    spec = short_dir / "web.yaml"
+def test_against_a_real_daemon(daemon: Path, sock_dir: Path) -> None:
+    spec = sock_dir / "web.yaml"
     spec.write_text("Tags: {tier: front}\nProperties: {version: 1}\n")
     args = (str(daemon), str(spec), "--group", "web", "--size", "3", "--rounds", "1")
     first = run(*args)
@@ -177,10 +177,10 @@ def test_against_a_real_daemon(daemon: Path, short_dir: Path) -> None:
     assert {bytes(m.properties) for m in members} == {b'{"version":2}'}
 
 
-def test_reports_failures_and_exits_non_zero(daemon: Path, short_dir: Path) -> None:
+def test_reports_failures_and_exits_non_zero(daemon: Path, sock_dir: Path) -> None:
     missing = run(
         str(daemon),
-        str(short_dir / "none.json"),
+        str(sock_dir / "none.json"),
         "--group",
         "g",
         "--size",
@@ -192,10 +192,10 @@ def test_reports_failures_and_exits_non_zero(daemon: Path, short_dir: Path) -> N
     )
     assert missing.returncode == 1
     assert missing.stderr.splitlines() == [
-        f"orchestrator: round {n}: [Errno 2] No such file or directory: '{short_dir / 'none.json'}'"
+        f"orchestrator: round {n}: [Errno 2] No such file or directory: '{sock_dir / 'none.json'}'"
         for n in (1, 2)
     ]
-    unknown = run("no-such-plugin", str(short_dir / "x.json"), "--group", "g", "--size", "1")
+    unknown = run("no-such-plugin", str(sock_dir / "x.json"), "--group", "g", "--size", "1")
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("orchestrator: no plugin named 'no-such-plugin' in ")
 
@@ -220,16 +220,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_rolls_real_processes_on_the_process_backend(short_dir: Path) -> None:
-    socket_path = short_dir / "procs.sock"
-    serve = ["--plugin", "process", "--dir", str(short_dir / "state")]
-    spec = short_dir / "web.json"
+def test_rolls_real_processes_on_the_process_backend(sock_dir: Path) -> None:
+    socket_path = sock_dir / "procs.sock"
+    serve = ["--plugin", "process", "--dir", str(sock_dir / "state")]
+    spec = sock_dir / "web.json"
     spec.write_text(
         '{"Init": "exec sleep 300", "Tags": {"tier": "front"},'
         ' "Properties": {"env": {"VERSION": "1"}, "stop_grace_seconds": 1}}'
     )
     args = (str(socket_path), str(spec), "--group", "web", "--size", "2", "--rounds", "1")
-    with spawn_daemon(serve, socket_path, log=short_dir / "daemon.log"):
+    with spawn_daemon(serve, socket_path, log=sock_dir / "daemon.log"):
         first = run(*args)
         assert first.returncode == 0, first.stderr
         with SyncPluginClient(socket_path) as plugin:

@@ -16,15 +16,9 @@ from instance_rpc import TERMINATION, InstanceRPCError, PluginClient, PluginErro
 from instance_rpc.testing import running_server
 from plugins._store import MAX_ID_LENGTH, InvalidInstanceID, StateDirectoryLocked
 from plugins.file import FilePlugin
-from tests.daemon import Daemon, run_cli, running_daemon, short_tmp_dir
+from tests.daemon import Daemon, run_cli, running_daemon
 
 EXACT = msgspec.Raw(b'{"price":1.50,"big":123456789012345678901234567890,"s":"<>&\\u00e9"}')
-
-
-@pytest.fixture
-def tmp_short() -> Iterator[Path]:
-    with short_tmp_dir() as path:
-        yield path
 
 
 @pytest.fixture
@@ -65,9 +59,9 @@ async def test_instances_survive_a_restart_with_exact_properties(state: Path) ->
     assert _documents(state) == [f"{instance_id}.json"]
 
 
-async def test_properties_are_exact_over_the_wire(plugin: FilePlugin, tmp_short: Path) -> None:
+async def test_properties_are_exact_over_the_wire(plugin: FilePlugin, sock_dir: Path) -> None:
     async with (
-        running_server(plugin, tmp_short / "p.sock") as sock,
+        running_server(plugin, sock_dir / "p.sock") as sock,
         PluginClient(sock) as client,
     ):
         instance_id = await client.provision(Spec(properties=EXACT))
@@ -150,10 +144,10 @@ async def test_ids_that_are_not_plain_names_are_refused(
 
 
 async def test_a_bad_id_reaches_a_remote_caller_as_a_plugin_error(
-    plugin: FilePlugin, tmp_short: Path
+    plugin: FilePlugin, sock_dir: Path
 ) -> None:
     async with (
-        running_server(plugin, tmp_short / "p.sock") as sock,
+        running_server(plugin, sock_dir / "p.sock") as sock,
         PluginClient(sock) as client,
     ):
         with pytest.raises(PluginError, match=re.escape("invalid instance ID '../x'")) as caught:
@@ -201,21 +195,19 @@ async def test_a_second_daemon_on_the_same_directory_is_refused(state: Path) -> 
     FilePlugin(dir=state).close()  # free again once the first has gone
 
 
-def test_serve_refuses_a_directory_another_daemon_holds(tmp_short: Path) -> None:
-    state = str(tmp_short / "state")
-    with running_daemon("--socket", str(tmp_short / "a"), "--plugin", "file", "--dir", state):
-        done = run_cli(
-            "serve", "--socket", str(tmp_short / "b"), "--plugin", "file", "--dir", state
-        )
+def test_serve_refuses_a_directory_another_daemon_holds(sock_dir: Path) -> None:
+    state = str(sock_dir / "state")
+    with running_daemon("--socket", str(sock_dir / "a"), "--plugin", "file", "--dir", state):
+        done = run_cli("serve", "--socket", str(sock_dir / "b"), "--plugin", "file", "--dir", state)
     assert done.returncode == 1
     assert "in use by another daemon" in done.stderr
-    assert not (tmp_short / "b").exists()
+    assert not (sock_dir / "b").exists()
 
 
-async def test_every_acknowledged_instance_survives_sigkill(tmp_short: Path) -> None:
+async def test_every_acknowledged_instance_survives_sigkill(sock_dir: Path) -> None:
     """SIGKILL a daemon under concurrent provisions; its successor describes every acknowledged
     instance and is not upset by whatever the kill left half-done."""
-    sock, state = tmp_short / "p.sock", tmp_short / "state"
+    sock, state = sock_dir / "p.sock", sock_dir / "state"
     args = ("--socket", str(sock), "--plugin", "file", "--dir", str(state), "--log-level", "error")
     acknowledged: list[str] = []
     enough = asyncio.Event()
