@@ -1,0 +1,40 @@
+"""``python -m benchmarks`` (``make bench``): run the suite, print the table, write the JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .report import machine, render, targets
+from .suite import Settings, run_suite
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per small-call run")
+    parser.add_argument("--instances", type=int, default=100_000, help="instances to describe")
+    parser.add_argument("--repeats", type=int, default=5, help="DescribeInstances calls per size")
+    parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
+    args = parser.parse_args()
+    settings = Settings(
+        duration=args.duration, instances=args.instances, describe_repeats=args.repeats
+    )
+    results = asyncio.run(run_suite(settings))
+    info = machine()
+    info["loop"] = "asyncio"
+    print(render(results, info))
+    document = {
+        "machine": info,
+        "settings": asdict(settings),
+        **results.as_dict(),
+        "targets": [asdict(target) for target in targets(results)],
+    }
+    args.output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
