@@ -1,26 +1,32 @@
-"""Our daemon as ``instance-rpc serve`` runs it: the memory backend behind the service and server.
+"""Our daemon: ``instance-rpc serve`` with its defaults (memory backend, log level info).
 
-Run as ``python -m benchmarks.daemon SOCKET``. It is built from the same library calls as the
-``serve`` command, so what the benchmark measures is what users run; only the stdout protocol of
-:mod:`benchmarks.process` (readiness line, collector figures on SIGUSR1) is added.
+Run as ``python -m benchmarks.daemon SOCKET``. It runs the ``serve`` command itself, so what the
+benchmark measures is what users run; it only adds a :class:`GCWatch` whose figures it prints on
+SIGUSR1 (see :mod:`benchmarks.process`). ``serve`` prints ``listening on ...`` once ready.
 """
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
+from types import FrameType
 
-from instance_rpc.backends import load_backend
-from instance_rpc.server import PluginServer
-from instance_rpc.service import InstanceService
+from instance_rpc.cli import main
 
-from .process import Close, serve
+from .gcwatch import GCWatch
 
 
-async def _open(socket_path: str) -> Close:
-    server = PluginServer(InstanceService({"": load_backend("memory")}), socket_path)
-    await server.start()
-    return server.close
+def _watch_collector() -> None:
+    watch = GCWatch()
+    watch.install()
+
+    def report(signum: int, frame: FrameType | None) -> None:
+        print(json.dumps(watch.take()), flush=True)
+
+    signal.signal(signal.SIGUSR1, report)
 
 
 if __name__ == "__main__":
-    serve(lambda: _open(sys.argv[1]))
+    _watch_collector()
+    main(["serve", "--socket", sys.argv[1]])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,14 @@ __all__ = ["ServerProcess"]
 _ROOT = Path(__file__).resolve().parent.parent
 
 
+def _open_log(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-2000:]
+
+
 @dataclass
 class ServerProcess:
     """One server (``benchmarks.bare`` or ``benchmarks.daemon``) running in its own process."""
@@ -25,20 +34,32 @@ class ServerProcess:
     process: asyncio.subprocess.Process
 
     @classmethod
-    async def start(cls, name: str, module: str, socket_path: Path) -> ServerProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            str(socket_path),
-            cwd=_ROOT,
-            stdout=asyncio.subprocess.PIPE,
-        )
+    async def start(
+        cls, name: str, module: str, socket_path: Path, *, ready: str = "ready"
+    ) -> ServerProcess:
+        """Start ``python -m module SOCKET``; wait for a line starting with ``ready``.
+
+        Its log (stderr) goes to ``SOCKET.log``: written as a real daemon's would be, not shown.
+        """
+        log_path = Path(f"{socket_path}.log")
+        log = _open_log(log_path)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                module,
+                str(socket_path),
+                cwd=_ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+        finally:
+            os.close(log)
         server = cls(name, str(socket_path), process)
         line = await server._line()
-        if line != "ready":
+        if not line.startswith(ready):
             await server.stop()
-            raise RuntimeError(f"{module} did not start: {line!r}")
+            raise RuntimeError(f"{module} did not start: {line!r}\n{_tail(log_path)}")
         return server
 
     async def _line(self) -> str:

@@ -208,7 +208,7 @@ async def run_suite(settings: Settings) -> Results:
         bare = await ServerProcess.start("bare", "benchmarks.bare", Path(scratch, "bare.sock"))
         try:
             daemon = await ServerProcess.start(
-                "daemon", "benchmarks.daemon", Path(scratch, "daemon.sock")
+                "daemon", "benchmarks.daemon", Path(scratch, "daemon.sock"), ready="listening on"
             )
             try:
                 results.memory_kib["bare_idle_rss"] = bare.memory_kib()["VmRSS"]
