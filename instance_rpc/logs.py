@@ -26,10 +26,13 @@ _PYTHON_MEMBER = re.compile(
     re.IGNORECASE,
 )
 _ASSIGNMENT = re.compile(rf"\b(\w*{_SECRET_WORD}\w*=)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)", re.IGNORECASE)
+_ANY_SECRET_WORD = re.compile(_SECRET_WORD, re.IGNORECASE)
 
 
 def redact(text: str) -> str:
     """``text`` with every value under a secret-looking key replaced by ``***``."""
+    if _ANY_SECRET_WORD.search(text) is None:
+        return text  # each pattern below needs a secret word; most lines (one per call) have none
     text = _JSON_MEMBER.sub(rf'\1"{REDACTED}"', text)
     text = _PYTHON_MEMBER.sub(rf"\1'{REDACTED}'", text)
     return _ASSIGNMENT.sub(rf"\1{REDACTED}", text)
