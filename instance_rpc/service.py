@@ -2,26 +2,34 @@
 
 The request envelope is parsed here once (msgspec; params stay raw JSON); each request is then
 dispatched by jsonrpcserver to a method that decodes its own params into the typed wire struct,
-picks the backend by ``Type`` and calls it. Every failure becomes a JSON-RPC error object: backend
-errors as -32000 with the backend's message, protocol errors with their standard codes.
-Tracebacks go to the log, never onto the wire.
+picks the backend by ``Type`` and calls it.
+
+Dispatch is synchronous on purpose: jsonrpcserver's async dispatcher wraps every request in a
+task (``asyncio.gather``), which costs three trips through the event loop and leaves cyclic
+garbage. The registered methods only *start* the call (a coroutine, kept in the :class:`_Call`
+passed as context) and return at once; :meth:`InstanceService.handle` then awaits it, also
+for notifications, whose response jsonrpcserver drops.
+
+Every failure becomes a JSON-RPC error object: backend errors as -32000 with the backend's
+message, protocol errors with their standard codes. Tracebacks go to the log, never onto the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar, cast
 
 import msgspec
-from jsonrpcserver import Error, Success, async_dispatch_to_response
+from jsonrpcserver import Success, dispatch_to_response
 from jsonrpcserver.response import ErrorResponse, SuccessResponse
 from jsonrpcserver.sentinels import NODATA
 from msgspec import Raw
 
-from . import handshake
+from . import collector, handshake
 from ._version import __version__
 from .errors import (
     INTERNAL_ERROR,
@@ -70,15 +78,18 @@ DEFAULT_MAX_BATCH = 1000
 """Most requests one batch may carry."""
 
 _P = TypeVar("_P", bound=msgspec.Struct)
-Result = Any  # jsonrpcserver's Either[ErrorResult, SuccessResult]
+Result = Any  # a method's result: the wire struct its response carries
 
 
 class _Call:
-    """What the per-call log line reports besides the method: filled in as the call proceeds."""
+    """One request's call: its raw params, the work its method started, and what the per-call
+    log line reports besides the method (filled in as the call proceeds)."""
 
-    __slots__ = ("type_name",)
+    __slots__ = ("params", "pending", "type_name")
 
-    def __init__(self) -> None:
+    def __init__(self, params: Raw | None) -> None:
+        self.params = params
+        self.pending: Coroutine[Any, Any, Any] | None = None
         self.type_name = ""
 
 
@@ -132,14 +143,14 @@ def _decoded_str(raw: Raw | None) -> str | None:
         return None
 
 
-def _error_object(response: ErrorResponse) -> _ErrorObject:
-    data = None if response.data is NODATA else response.data
-    if response.code == METHOD_NOT_FOUND:
-        return _ErrorObject(response.code, f"method not found: {data}")
-    if response.code == INVALID_PARAMS and isinstance(data, str):
+def _error_object(code: int, message: str, data: Any) -> _ErrorObject:
+    data = None if data is NODATA else data
+    if code == METHOD_NOT_FOUND:
+        return _ErrorObject(code, f"method not found: {data}")
+    if code == INVALID_PARAMS and isinstance(data, str):
         # jsonrpcserver's own argument check; our methods take any params object.
-        return _ErrorObject(response.code, f"invalid params: {data}")
-    return _ErrorObject(response.code, response.message, data)
+        return _ErrorObject(code, f"invalid params: {data}")
+    return _ErrorObject(code, message, data)
 
 
 def _error_bytes(code: int, message: str, request_id: Any = _NULL) -> bytes:
@@ -178,7 +189,7 @@ class InstanceService:
         self._vendor = vendor or (
             default.vendor_info() if isinstance(default, VendorProvider) else DEFAULT_VENDOR
         )
-        self._methods: dict[str, Callable[..., Awaitable[Result]]] = {
+        self._methods: dict[str, Callable[[_Call], Any]] = {
             name: self._wrap(name, body)
             for name, body in {
                 "Instance.Validate": self._validate,
@@ -257,20 +268,25 @@ class InstanceService:
             envelope = self._check_envelope(request)
         except _RequestRejected as exc:
             return _error_bytes(exc.code, exc.message, exc.request_id)
-        response = await async_dispatch_to_response(
+        call = _Call(request.get("params"))
+        response = dispatch_to_response(
             cast(str, envelope),  # parsed already; the deserializer hook passes it through
             self._methods,
-            context=request.get("params"),
+            context=call,
             deserializer=_identity,
             validator=_identity,
             post_process=_unwrap,
         )
+        outcome = None if call.pending is None else await call.pending
         if response is None:
             return None
         if isinstance(response, SuccessResponse):
-            return _ENCODER.encode(_SuccessEnvelope(result=response.result, id=response.id))
+            if isinstance(outcome, _ErrorObject):
+                return _ENCODER.encode(_ErrorEnvelope(error=outcome, id=response.id))
+            return _ENCODER.encode(_SuccessEnvelope(result=outcome, id=response.id))
         if isinstance(response, ErrorResponse):
-            return _ENCODER.encode(_ErrorEnvelope(error=_error_object(response), id=response.id))
+            error = _error_object(response.code, response.message, response.data)
+            return _ENCODER.encode(_ErrorEnvelope(error=error, id=response.id))
         # jsonrpcserver wraps its own failures in Left(...); never expected, never fatal.
         logger.error("unexpected dispatcher answer: %r", response)
         return _error_bytes(INTERNAL_ERROR, "internal error")
@@ -314,31 +330,38 @@ class InstanceService:
             envelope["id"] = raw_id
         return envelope
 
-    def _wrap(self, name: str, body: MethodBody) -> Callable[..., Awaitable[Result]]:
-        """Turn every failure of ``body`` into a JSON-RPC error result, and log the call."""
+    def _wrap(self, name: str, body: MethodBody) -> Callable[[_Call], Any]:
+        """The method jsonrpcserver dispatches to: it starts :meth:`_run` and returns."""
 
-        async def method(params: Raw | None = None) -> Result:
-            started = time.perf_counter()
-            outcome = "ok"
-            call = _Call()
-            try:
-                return await body(params, call)
-            except RPCError as exc:
-                outcome = f"error {exc.code}: {exc.message}"
-                return Error(exc.code, exc.message, exc.data)
-            except Exception as exc:
-                logger.exception("%s failed in the backend", name)
-                message = str(exc) or type(exc).__name__
-                outcome = f"error {SERVER_ERROR}: {message}"
-                return Error(SERVER_ERROR, message)
-            finally:
-                if logger.isEnabledFor(logging.INFO):
-                    elapsed_ms = (time.perf_counter() - started) * 1000
-                    type_name = call.type_name or handshake.DEFAULT_TYPE_NAME
-                    logger.info("%s type=%s %s (%.1f ms)", name, type_name, outcome, elapsed_ms)
+        def method(call: _Call) -> Any:
+            call.pending = self._run(name, body, call)
+            return Success(None)
 
         method.__name__ = name
+        # jsonrpcserver checks the arguments against inspect.signature() on every call.
+        method.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
         return method
+
+    @staticmethod
+    async def _run(name: str, body: MethodBody, call: _Call) -> Any:
+        """The result of ``body``, or every failure as an error object; and log the call."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await body(call.params, call)
+        except RPCError as exc:
+            outcome = f"error {exc.code}: {exc.message}"
+            return _error_object(exc.code, exc.message, exc.data)
+        except Exception as exc:
+            logger.exception("%s failed in the backend", name)
+            message = str(exc) or type(exc).__name__
+            outcome = f"error {SERVER_ERROR}: {message}"
+            return _ErrorObject(SERVER_ERROR, message)
+        finally:
+            if logger.isEnabledFor(logging.INFO):
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                type_name = call.type_name or handshake.DEFAULT_TYPE_NAME
+                logger.info("%s type=%s %s (%.1f ms)", name, type_name, outcome, elapsed_ms)
 
     # --- methods -------------------------------------------------------------------------------
 
@@ -361,7 +384,7 @@ class InstanceService:
     async def _validate(self, params: Raw | None, call: _Call) -> Result:
         p = self._decode(ValidateParams, params, call)
         await self._backend(p.Type).validate(raw_or_none(p.Properties))
-        return Success(OKResult(Type=p.Type, OK=True))
+        return OKResult(Type=p.Type, OK=True)
 
     async def _provision(self, params: Raw | None, call: _Call) -> Result:
         p = self._decode(ProvisionParams, params, call)
@@ -369,32 +392,37 @@ class InstanceService:
         instance_id = await backend.provision(p.Spec.to_spec())
         if instance_id is not None and not isinstance(instance_id, str):
             raise TypeError(f"the backend returned a non-string ID: {instance_id!r}")
-        return Success(ProvisionResult(Type=p.Type, ID=instance_id))
+        return ProvisionResult(Type=p.Type, ID=instance_id)
 
     async def _label(self, params: Raw | None, call: _Call) -> Result:
         p = self._decode(LabelParams, params, call)
         await self._backend(p.Type).label(p.Instance, p.Labels or {})
-        return Success(OKResult(Type=p.Type, OK=True))
+        return OKResult(Type=p.Type, OK=True)
 
     async def _destroy(self, params: Raw | None, call: _Call) -> Result:
         p = self._decode(DestroyParams, params, call)
         await self._backend(p.Type).destroy(p.Instance, context_of(p))
-        return Success(OKResult(Type=p.Type, OK=True))
+        return OKResult(Type=p.Type, OK=True)
 
     async def _describe(self, params: Raw | None, call: _Call) -> Result:
         p = self._decode(DescribeParams, params, call)
-        found = await self._backend(p.Type).describe_instances(p.Tags, properties=p.Properties)
-        descriptions = [WireDescription.from_description(d, p.Properties) for d in found]
-        return Success(DescribeResult(Type=p.Type, Descriptions=descriptions))
+        backend = self._backend(p.Type)
+        # The backend's descriptions must be gone before the collector resumes: resuming with
+        # 100,000 of them alive costs one long collection over all of them.
+        with collector.paused():
+            found = await backend.describe_instances(p.Tags, properties=p.Properties)
+            descriptions = WireDescription.from_descriptions(found, p.Properties)
+            del found
+        return DescribeResult(Type=p.Type, Descriptions=descriptions)
 
     async def _implements(self, params: Raw | None, call: _Call) -> Result:
-        return Success(handshake.implements_result())
+        return handshake.implements_result()
 
     async def _types(self, params: Raw | None, call: _Call) -> Result:
-        return Success(handshake.types_result(self.type_names))
+        return handshake.types_result(self.type_names)
 
     async def _hello(self, params: Raw | None, call: _Call) -> Result:
-        return Success(handshake.hello_result(self.type_names))
+        return handshake.hello_result(self.type_names)
 
     # --- the spec endpoint ---------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ it, and the client sends what Go sends. ``Properties`` stay raw JSON end to end.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -85,7 +86,10 @@ class WireSpec(_Wire, kw_only=True):
         )
 
 
-class WireDescription(_Wire, kw_only=True):
+class WireDescription(_Wire, kw_only=True, gc=False):
+    """Untracked by the cyclic collector (``gc=False``): it holds only strings, a dict of strings
+    and raw JSON, so it can never be part of a cycle, and 100,000 of them cost it nothing."""
+
     ID: str
     LogicalID: str | None = None
     Tags: dict[str, str] | None = None
@@ -95,21 +99,38 @@ class WireDescription(_Wire, kw_only=True):
     def from_description(
         cls, description: Description, with_properties: bool = True
     ) -> WireDescription:
-        props = description.properties if with_properties else None
-        return cls(
-            ID=description.id,
-            LogicalID=description.logical_id,
-            Tags=description.tags,
-            Properties=UNSET if props is None else props,
-        )
+        return cls.from_descriptions([description], with_properties)[0]
+
+    @classmethod
+    def from_descriptions(
+        cls, descriptions: Iterable[Description], with_properties: bool = True
+    ) -> list[WireDescription]:
+        """Many at once: one comprehension, no call per description (100,000 are common)."""
+        return [
+            cls(
+                ID=d.id,
+                LogicalID=d.logical_id,
+                Tags=d.tags,
+                Properties=UNSET if d.properties is None or not with_properties else d.properties,
+            )
+            for d in descriptions
+        ]
 
     def to_description(self) -> Description:
-        return Description(
-            id=self.ID,
-            logical_id=self.LogicalID,
-            tags=self.Tags or {},
-            properties=None if self.Properties is UNSET else self.Properties,
-        )
+        return self.to_descriptions([self])[0]
+
+    @staticmethod
+    def to_descriptions(wires: Iterable[WireDescription]) -> list[Description]:
+        """Many at once, as :meth:`from_descriptions`."""
+        return [
+            Description(
+                id=w.ID,
+                logical_id=w.LogicalID,
+                tags=w.Tags or {},
+                properties=None if w.Properties is UNSET else w.Properties,
+            )
+            for w in wires
+        ]
 
 
 class WireInterfaceSpec(_Wire, kw_only=True):

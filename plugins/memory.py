@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
+import msgspec
+
 from instance_rpc.errors import InstanceNotFound, InvalidProperties
 from instance_rpc.spi import Plugin
 from instance_rpc.types import (
@@ -27,13 +29,23 @@ from instance_rpc.types import (
 __all__ = ["MemoryPlugin"]
 
 
+class _Record(msgspec.Struct, gc=False):
+    """An instance as kept. Untracked by the cyclic collector (``gc=False``): strings, a dict of
+    strings and raw JSON cannot form a cycle, so 100,000 instances add nothing to a collection."""
+
+    id: str
+    logical_id: str | None
+    tags: dict[str, str]
+    properties: msgspec.Raw | None
+
+
 class MemoryPlugin:
     """Instances kept in a dict; nothing survives the process."""
 
     def __init__(self, *, id_prefix: str = "inst-") -> None:
         self._id_prefix = id_prefix
         self._next_number = itertools.count(1)
-        self._instances: dict[str, Description] = {}
+        self._instances: dict[str, _Record] = {}
 
     def vendor_info(self) -> VendorInfo:
         return VendorInfo(name="instance-rpc-memory", version="0.1.0")
@@ -49,11 +61,10 @@ class MemoryPlugin:
                 if existing.logical_id == spec.logical_id:
                     return existing.id
         instance_id = f"{self._id_prefix}{next(self._next_number)}"
-        self._instances[instance_id] = Description(
-            id=instance_id,
-            logical_id=spec.logical_id,
-            tags=dict(spec.tags),
-            properties=spec.properties,
+        # A decoded Raw is a view of the whole request body: copy it to keep only its bytes.
+        properties = None if spec.properties is None else spec.properties.copy()
+        self._instances[instance_id] = _Record(
+            instance_id, spec.logical_id, dict(spec.tags), properties
         )
         return instance_id
 
@@ -68,18 +79,20 @@ class MemoryPlugin:
         self, tags: Mapping[str, str] | None, properties: bool = False
     ) -> list[Description]:
         wanted = tuple((tags or {}).items())
+        found = list(self._instances.values())
+        if wanted:
+            found = [r for r in found if all(r.tags.get(k) == v for k, v in wanted)]
         return [
             Description(
-                id=d.id,
-                logical_id=d.logical_id,
-                tags=dict(d.tags),
-                properties=d.properties if properties else None,
+                id=r.id,
+                logical_id=r.logical_id,
+                tags=dict(r.tags),
+                properties=r.properties if properties else None,
             )
-            for d in self._instances.values()
-            if all(d.tags.get(key) == value for key, value in wanted)
+            for r in found
         ]
 
-    def _get(self, instance: str) -> Description:
+    def _get(self, instance: str) -> _Record:
         try:
             return self._instances[instance]
         except KeyError:
