@@ -15,14 +15,14 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import aiohttp
 import jsonrpcclient
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from . import handshake
+from . import collector, handshake
 from .discovery import resolve
 from .errors import (
     METHOD_NOT_FOUND,
@@ -52,6 +52,7 @@ from .wire import (
     TypesResult,
     ValidateParams,
     WireContext,
+    WireDescription,
     WireSpec,
 )
 
@@ -77,6 +78,9 @@ DEFAULT_RETRIES = 3
 DEFAULT_RETRY_BACKOFF = 0.1
 """Seconds before the first retry; doubled before each next one."""
 
+_LARGE_ANSWER = 1 << 20
+"""Bytes from which decoding an answer is worth pausing the cyclic collector for."""
+
 _URL = "http://h/"  # the host is ignored on a Unix socket; Go clients send "h" too
 _R = TypeVar("_R", bound=msgspec.Struct)
 _T = TypeVar("_T")
@@ -95,8 +99,29 @@ class _ResponseEnvelope(msgspec.Struct):
     id: Any = None
 
 
+class _TypedEnvelope(msgspec.Struct, Generic[_R]):
+    """A response decoded in one pass, its result straight into the result struct."""
+
+    jsonrpc: str | UnsetType = UNSET
+    result: _R | UnsetType | None = UNSET
+    error: Any = UNSET
+    id: Any = None
+
+
 _ENVELOPE_DECODER = msgspec.json.Decoder(_ResponseEnvelope)
 _ENCODER = msgspec.json.Encoder()
+# The results of the Instance and handshake methods; other result types take the general path.
+_TYPED_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    result: msgspec.json.Decoder(_TypedEnvelope[result])  # type: ignore[valid-type]
+    for result in (
+        OKResult,
+        ProvisionResult,
+        DescribeResult,
+        HelloResult,
+        ImplementsResult,
+        TypesResult,
+    )
+}
 
 
 class PluginClient:
@@ -188,7 +213,9 @@ class PluginClient:
         result = await self._instance_call(
             "Instance.DescribeInstances", params, DescribeResult, idempotent=True
         )
-        return [wire.to_description() for wire in result.Descriptions or ()]
+        wires = result.Descriptions or []
+        with collector.paused(len(wires) >= collector.LARGE):
+            return WireDescription.to_descriptions(wires)
 
     # --- discovery of the plugin ---------------------------------------------------------------
 
@@ -304,6 +331,29 @@ class PluginClient:
         return self._parse(method, answer, result_type)
 
     def _parse(self, method: str, answer: bytes, result_type: type[_R]) -> _R:
+        with collector.paused(len(answer) >= _LARGE_ANSWER):
+            typed = self._parse_success(answer, result_type)
+            if typed is not None:
+                return typed
+            return self._parse_any(method, answer, result_type)
+
+    @staticmethod
+    def _parse_success(answer: bytes, result_type: type[_R]) -> _R | None:
+        """A success response decoded in one pass; ``None`` for anything else (errors, surprises),
+        which :meth:`_parse_any` then reads and explains."""
+        decoder = _TYPED_DECODERS.get(result_type)
+        if decoder is None:
+            return None
+        try:
+            envelope = decoder.decode(answer)
+        except msgspec.DecodeError:
+            return None
+        if envelope.error is not UNSET or not isinstance(envelope.result, result_type):
+            return None
+        response = jsonrpcclient.parse({"result": envelope.result, "id": envelope.id})
+        return response.result if isinstance(response, jsonrpcclient.Ok) else None
+
+    def _parse_any(self, method: str, answer: bytes, result_type: type[_R]) -> _R:
         try:
             envelope = _ENVELOPE_DECODER.decode(answer)
         except msgspec.DecodeError as exc:
