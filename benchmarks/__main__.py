@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from dataclasses import asdict
 from pathlib import Path
+
+from instance_rpc import eventloop
 
 from .report import machine, render, targets
 from .suite import Settings, run_suite
@@ -22,9 +23,9 @@ def main() -> None:
     settings = Settings(
         duration=args.duration, instances=args.instances, describe_repeats=args.repeats
     )
-    results = asyncio.run(run_suite(settings))
+    results = eventloop.run(run_suite(settings))
     info = machine()
-    info["loop"] = "asyncio"
+    info["loop"] = eventloop.loop_name()
     print(render(results, info))
     document = {
         "machine": info,

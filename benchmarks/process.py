@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from instance_rpc import eventloop
+
 from .gcwatch import GCWatch
 
 __all__ = ["Close", "serve", "serve_app"]
@@ -23,7 +25,7 @@ Close = Callable[[], Awaitable[None]]
 
 def serve(open_server: Callable[[], Awaitable[Close]]) -> None:
     """Run the server ``open_server`` starts until a signal stops it."""
-    asyncio.run(_serve(open_server))
+    eventloop.run(_serve(open_server))
 
 
 def serve_app(app: web.Application, socket_path: str) -> None:

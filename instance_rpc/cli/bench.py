@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict
 
 import click
 
+from .. import eventloop
 from ..bench import METHODS, LoadReport, run_load
 from ..errors import InstanceRPCError
 from ._app import fail, main
@@ -67,7 +67,7 @@ def bench(
       instance-rpc bench /tmp/p.sock --method mix --seed 7 --json
     """
     try:
-        report = asyncio.run(
+        report = eventloop.run(
             run_load(
                 target,
                 method=method,

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .. import collector, eventloop
 from ..backends import UnknownBackend, backend_factory
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
@@ -196,7 +197,7 @@ def serve(
         shutdown_timeout=grace,
     )
     try:
-        asyncio.run(_run(server))
+        eventloop.run(_run(server))
     except InstanceRPCError as exc:
         fail(str(exc))
     except (OSError, LookupError) as exc:
@@ -218,6 +219,7 @@ async def _run(server: PluginServer) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     await server.start()
+    collector.settle_daemon()
     types = ", ".join(t or "(default)" for t in server.service.type_names)
     click.echo(f"listening on {server.socket_path} (types: {types})", err=False)
     sys.stdout.flush()
