@@ -1,8 +1,9 @@
 """Our daemon: ``instance-rpc serve`` with its defaults (memory backend, log level info).
 
-Run as ``python -m benchmarks.daemon SOCKET``. It runs the ``serve`` command itself, so what the
-benchmark measures is what users run; it only adds a :class:`GCWatch` whose figures it prints on
-SIGUSR1 (see :mod:`benchmarks.process`). ``serve`` prints ``listening on ...`` once ready.
+Run as ``python -m benchmarks.daemon SOCKET [SERVE OPTIONS...]``. It runs the ``serve`` command
+itself, so what the benchmark measures is what users run; it only adds a :class:`GCWatch` whose
+figures it prints on SIGUSR1 (see :mod:`benchmarks.process`). ``serve`` prints ``listening on ...``
+once ready.
 """
 
 from __future__ import annotations
@@ -29,4 +30,4 @@ def _watch_collector() -> None:
 
 if __name__ == "__main__":
     _watch_collector()
-    main(["serve", "--socket", sys.argv[1]])
+    main(["serve", "--socket", sys.argv[1], *sys.argv[2:]])

@@ -35,9 +35,14 @@ class ServerProcess:
 
     @classmethod
     async def start(
-        cls, name: str, module: str, socket_path: Path, *, ready: str = "ready"
+        cls,
+        name: str,
+        module: str,
+        socket_path: Path,
+        *options: str,
+        ready: str = "ready",
     ) -> ServerProcess:
-        """Start ``python -m module SOCKET``; wait for a line starting with ``ready``.
+        """Start ``python -m module SOCKET OPTIONS...``; wait for a line starting with ``ready``.
 
         Its log (stderr) goes to ``SOCKET.log``: written as a real daemon's would be, not shown.
         """
@@ -49,6 +54,7 @@ class ServerProcess:
                 "-m",
                 module,
                 str(socket_path),
+                *options,
                 cwd=_ROOT,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,

@@ -126,17 +126,24 @@ async def _post(session: aiohttp.ClientSession, path: str, body: bytes) -> bytes
         return await response.read()
 
 
+_SMALL_BODIES = (("validate", requests.validate_body()), ("provision", requests.provision_body()))
+
+
+def _cheap(settings: Settings, server: ServerProcess, body: bytes, concurrency: int) -> Load:
+    async def load() -> Summary:
+        sample = await hammer(
+            server.socket_path, http_post(body), concurrency=concurrency, duration=settings.duration
+        )
+        return sample.summary()
+
+    return load
+
+
 async def _small_calls(
     settings: Settings, daemon: ServerProcess, bare: ServerProcess
 ) -> list[Pair]:
     pairs = []
-    bodies = {"validate": requests.validate_body(), "provision": requests.provision_body()}
-    for (method, body), concurrency in itertools.product(bodies.items(), settings.concurrencies):
-        request = http_post(body)
-
-        async def cheap(server: ServerProcess, c: int = concurrency, r: bytes = request) -> Summary:
-            sample = await hammer(server.socket_path, r, concurrency=c, duration=settings.duration)
-            return sample.summary()
+    for (method, body), concurrency in itertools.product(_SMALL_BODIES, settings.concurrencies):
 
         async def plugin_client(c: int = concurrency, m: str = method) -> Summary:
             report = await run_load(
@@ -151,8 +158,8 @@ async def _small_calls(
         pairs.append(
             Pair(
                 f"{method} loadgen c={concurrency}",
-                await _measure(daemon, lambda: cheap(daemon)),
-                await _measure(bare, lambda: cheap(bare)),
+                await _measure(daemon, _cheap(settings, daemon, body, concurrency)),
+                await _measure(bare, _cheap(settings, bare, body, concurrency)),
             )
         )
         pairs.append(
@@ -163,6 +170,31 @@ async def _small_calls(
             )
         )
     return pairs
+
+
+async def _quiet_daemon(settings: Settings, scratch: str, bare: ServerProcess) -> list[Pair]:
+    """The same small calls at the highest concurrency against a daemon logging only warnings:
+    how much of the daemon's CPU is its one log line per call."""
+    quiet = await ServerProcess.start(
+        "daemon",
+        "benchmarks.daemon",
+        Path(scratch, "quiet.sock"),
+        "--log-level",
+        "warning",
+        ready="listening on",
+    )
+    concurrency = max(settings.concurrencies)
+    try:
+        return [
+            Pair(
+                f"{method} loadgen c={concurrency}, log level warning",
+                await _measure(quiet, _cheap(settings, quiet, body, concurrency)),
+                await _measure(bare, _cheap(settings, bare, body, concurrency)),
+            )
+            for method, body in _SMALL_BODIES
+        ]
+    finally:
+        await quiet.stop()
 
 
 async def _provision(daemon: ServerProcess, count: int) -> None:
@@ -225,6 +257,7 @@ async def run_suite(settings: Settings) -> Results:
                 results.pairs.extend(await _small_calls(settings, daemon, bare))
             finally:
                 await daemon.stop()
+            results.pairs.extend(await _quiet_daemon(settings, scratch, bare))
         finally:
             await bare.stop()
     return results
