@@ -18,10 +18,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per small-call run")
     parser.add_argument("--instances", type=int, default=100_000, help="instances to describe")
     parser.add_argument("--repeats", type=int, default=5, help="DescribeInstances calls per size")
+    parser.add_argument("--rounds", type=int, default=2, help="measurements per figure and side")
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
     settings = Settings(
-        duration=args.duration, instances=args.instances, describe_repeats=args.repeats
+        duration=args.duration,
+        instances=args.instances,
+        describe_repeats=args.repeats,
+        rounds=args.rounds,
     )
     results = eventloop.run(run_suite(settings))
     info = machine()
