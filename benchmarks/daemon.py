@@ -1,4 +1,4 @@
-"""Our daemon: ``instance-rpc serve`` with its defaults (memory backend, log level info).
+"""Our daemon: ``instance-rpc serve --plugin memory``, otherwise with its defaults (log level info).
 
 Run as ``python -m benchmarks.daemon SOCKET [SERVE OPTIONS...]``. It runs the ``serve`` command
 itself, so what the benchmark measures is what users run; it only adds a :class:`GCWatch` whose
@@ -30,4 +30,4 @@ def _watch_collector() -> None:
 
 if __name__ == "__main__":
     _watch_collector()
-    main(["serve", "--socket", sys.argv[1], *sys.argv[2:]])
+    main(["serve", "--plugin", "memory", "--socket", sys.argv[1], *sys.argv[2:]])

@@ -1,7 +1,7 @@
 """The ``instance-rpc`` command line."""
 
-from . import bench as _bench  # noqa: F401  (each import registers its command)
-from . import conformance as _conformance  # noqa: F401
+from . import bench as _bench  # noqa: F401
+from . import conformance as _conformance  # noqa: F401  (each import registers its command)
 from . import describe as _describe  # noqa: F401
 from . import destroy as _destroy  # noqa: F401
 from . import info as _info  # noqa: F401
