@@ -8,26 +8,12 @@ once ready.
 
 from __future__ import annotations
 
-import json
-import signal
 import sys
-from types import FrameType
 
 from instance_rpc.cli import main
 
-from .gcwatch import GCWatch
-
-
-def _watch_collector() -> None:
-    watch = GCWatch()
-    watch.install()
-
-    def report(signum: int, frame: FrameType | None) -> None:
-        print(json.dumps(watch.take()), flush=True)
-
-    signal.signal(signal.SIGUSR1, report)
-
+from .gcwatch import report_on_sigusr1
 
 if __name__ == "__main__":
-    _watch_collector()
+    report_on_sigusr1()
     main(["serve", "--plugin", "memory", "--socket", sys.argv[1], *sys.argv[2:]])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gc
+import json
+import signal
 import time
+from types import FrameType
 from typing import Any
 
-__all__ = ["PAUSE_LIMIT_MS", "GCWatch"]
+__all__ = ["PAUSE_LIMIT_MS", "GCWatch", "report_on_sigusr1"]
 
 PAUSE_LIMIT_MS = 5.0
 """A collection longer than this counts as a pause worth reporting."""
@@ -49,3 +52,14 @@ class GCWatch:
         }
         self._reset()
         return figures
+
+
+def report_on_sigusr1() -> None:
+    """Time this process's collections; on SIGUSR1 print their figures as one JSON line."""
+    watch = GCWatch()
+    watch.install()
+
+    def report(signum: int, frame: FrameType | None) -> None:
+        print(json.dumps(watch.take()), flush=True)
+
+    signal.signal(signal.SIGUSR1, report)
