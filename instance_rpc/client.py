@@ -239,7 +239,15 @@ class PluginClient:
 
     async def info(self) -> PluginInfo:
         """The plugin's spec document (``GET /info/api.json``)."""
+        return self._parse_info(await self.info_json())
+
+    async def info_json(self) -> bytes:
+        """The spec document exactly as the plugin serves it (members we do not model too)."""
         body = await self._send("GET", "info/api.json", None, self.timeout, "info")
+        self._parse_info(body)  # refuse what is not a spec document
+        return body
+
+    def _parse_info(self, body: bytes) -> PluginInfo:
         try:
             return msgspec.json.decode(body, type=PluginInfo)
         except msgspec.DecodeError as exc:

@@ -87,6 +87,9 @@ class SyncPluginClient:
     def info(self) -> PluginInfo:
         return self._run(self._client.info())
 
+    def info_json(self) -> bytes:
+        return self._run(self._client.info_json())
+
     def handshake(self) -> InterfaceSpec:
         return self._run(self._client.handshake())
 

@@ -57,8 +57,8 @@ def info(name: str, output: str) -> None:
       instance-rpc info instance-memory
       instance-rpc info /run/plugins/local.sock -o json
     """
-    document = call_plugin(name, lambda client: client.info())
     if output == "json":
-        click.echo(msgspec.json.format(msgspec.json.encode(document), indent=2).decode())
+        raw = call_plugin(name, lambda client: client.info_json())
+        click.echo(msgspec.json.format(raw, indent=2).decode())
     else:
-        click.echo(render_info(document))
+        click.echo(render_info(call_plugin(name, lambda client: client.info())))

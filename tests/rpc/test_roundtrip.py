@@ -161,3 +161,28 @@ async def test_concurrent_calls_get_their_own_answers(client: PluginClient) -> N
 async def test_service_refuses_no_backends() -> None:
     with pytest.raises(ValueError, match="at least one backend"):
         InstanceService({})
+
+
+async def test_info_json_is_the_document_as_served(sock_dir: Path) -> None:
+    from aiohttp import web
+
+    document = (
+        b'{"Vendor":{"Name":"go","Version":"1"},"Implements":[],"Interfaces":[],"Extra":[1.50]}'
+    )
+
+    async def serve_info(request: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/info/api.json", serve_info)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.UnixSite(runner, str(sock_dir / "go.sock")).start()
+    try:
+        async with PluginClient(sock_dir / "go.sock") as client:
+            assert await client.info_json() == document
+            info = await client.info()
+            assert info.Vendor is not None
+            assert info.Vendor.Name == "go"
+    finally:
+        await runner.cleanup()
