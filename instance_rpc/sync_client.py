@@ -15,7 +15,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client import DEFAULT_PROVISION_TIMEOUT, DEFAULT_TIMEOUT, PluginClient
+from .client import (
+    DEFAULT_PROVISION_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_TIMEOUT,
+    PluginClient,
+)
 from .types import Context, Description, InterfaceSpec, Properties, Spec
 from .wire import PluginInfo
 
@@ -38,6 +44,8 @@ class SyncPluginClient:
         type_name: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         provision_timeout: float = DEFAULT_PROVISION_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         plugins_dir: Path | None = None,
     ) -> None:
         self._client = PluginClient(
@@ -45,6 +53,8 @@ class SyncPluginClient:
             type_name=type_name,
             timeout=timeout,
             provision_timeout=provision_timeout,
+            retries=retries,
+            retry_backoff=retry_backoff,
             plugins_dir=plugins_dir,
         )
         self._loop = asyncio.new_event_loop()

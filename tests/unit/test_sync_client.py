@@ -90,3 +90,11 @@ async def test_usable_inside_a_running_event_loop(socket_path: Path) -> None:
     with SyncPluginClient(socket_path) as plugin:
         assert plugin.provision(Spec()) == "inst-1"
     await asyncio.sleep(0)
+
+
+def test_retry_options_reach_the_async_client(tmp_path: Path) -> None:
+    plugin = SyncPluginClient(tmp_path / "none.sock", retries=0, retry_backoff=0.5)
+    with plugin, pytest.raises(PluginUnavailable) as caught:
+        plugin.describe_instances(None)
+    assert caught.value.request_sent is False
+    assert (plugin._client.retries, plugin._client.retry_backoff) == (0, 0.5)
