@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from click.testing import CliRunner
 from instance_rpc.bench import BENCH_TAG, run_load
 from instance_rpc.cli import main
 from instance_rpc.testing import running_server
+from instance_rpc.testing.daemon import spawn_daemon
 from plugins.memory import MemoryPlugin
 
 
@@ -46,21 +45,8 @@ async def test_unknown_method_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Path]:
-    socket_path = tmp_path / "d.sock"
-    command = "from instance_rpc.cli import main; main()"
-    process = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "--socket", str(socket_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith("listening on")
+    with spawn_daemon(["--plugin", "memory"], tmp_path / "d.sock") as socket_path:
         yield socket_path
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_bench_command_prints_the_figures(daemon: Path) -> None:

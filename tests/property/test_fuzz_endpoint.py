@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.daemon import Daemon, running_daemon
+from tests.daemon import Daemon, running_daemon, short_tmp_dir
 
 METHODS = [
     "Instance.Validate",
@@ -65,13 +65,17 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 @pytest.fixture(scope="module")
-def fuzzed_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    path = Path("/tmp") / f"irpc-fuzz-{tmp_path_factory.getbasetemp().name}.sock"
-    with running_daemon(
-        "--plugin", "memory", "--socket", str(path), "--log-level", "error"
-    ) as running:
+def fuzzed_daemon() -> Iterator[Daemon]:
+    with (
+        short_tmp_dir() as directory,
+        running_daemon(
+            "--plugin", "memory", "--socket", str(directory / "fuzz.sock"), "--log-level", "error"
+        ) as running,
+    ):
         yield running
         assert running.process.poll() is None, "the daemon died"
+        running.stop()
+        assert not running.socket_path.exists()
 
 
 def is_response(answer: Any) -> bool:
