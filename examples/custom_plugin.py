@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
+import secrets
 import signal
 import sys
 from collections.abc import Mapping
@@ -78,8 +78,7 @@ class FilesPlugin:
             for record in records:  # a Provision retried with its LogicalID creates nothing new
                 if spec.logical_id is not None and record.logical_id == spec.logical_id:
                     return record.id
-            used = {record.id for record in records}
-            new_id = next(f"file-{n}" for n in itertools.count(1) if f"file-{n}" not in used)
+            new_id = f"file-{secrets.token_hex(6)}"  # never reused, even after a Destroy
             properties = NULL if spec.properties is None else spec.properties
             record = Record(new_id, spec.logical_id, dict(spec.tags), properties)
             await asyncio.to_thread(self._write, record)
