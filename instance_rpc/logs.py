@@ -42,10 +42,8 @@ class RedactingFilter(logging.Filter):
     """Redacts the formatted message (and traceback text) of every record passing through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        # The merged message replaces msg and args, so formatting does not merge them again.
+        record.msg, record.args = redact(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
