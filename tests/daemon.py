@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import selectors
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+
+from instance_rpc.testing.daemon import DaemonFailed, wait_listening
 
 CLI = [sys.executable, "-c", "from instance_rpc.cli import main; main()"]
 
@@ -54,11 +55,7 @@ class Daemon:
         # A file, not a pipe: a pipe nobody reads fills up and blocks the daemon.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed by close())
         self.process = subprocess.Popen(
-            [*CLI, "serve", *args],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            env=_environment(env),
+            [*CLI, "serve", *args], stdout=subprocess.PIPE, stderr=self._log, env=_environment(env)
         )
 
     def log(self) -> str:
@@ -68,16 +65,11 @@ class Daemon:
     def wait_listening(self, timeout: float = 20.0) -> str:
         """The daemon's "listening on ..." line; raises if it exits or stays silent."""
         assert self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
-                raise AssertionError(f"daemon {self.args} printed nothing in {timeout}s")
-        line = self.process.stdout.readline()
-        if not line.startswith("listening on"):
-            self.process.wait(timeout=timeout)
-            raise AssertionError(f"daemon {self.args} did not start: {line!r} {self.log()}")
-        self.listening = line
-        return line
+        try:
+            self.listening = wait_listening(self.process, self.process.stdout, timeout)
+        except DaemonFailed as exc:
+            raise AssertionError(f"daemon {self.args}: {exc}: {self.log()}") from None
+        return self.listening
 
     @property
     def socket_path(self) -> Path:

@@ -98,7 +98,7 @@ def spawn(
         )
         stack.callback(_stop, process)
         assert process.stdout is not None
-        _wait_ready(process, process.stdout, ready_timeout)
+        wait_listening(process, process.stdout, ready_timeout)
         yield process
 
 
@@ -117,12 +117,19 @@ def spawn_daemon(
         yield Path(socket_path)
 
 
-def _wait_ready(process: subprocess.Popen[bytes], stdout: IO[bytes], timeout: float) -> None:
+def wait_listening(
+    process: subprocess.Popen[bytes], stdout: IO[bytes], timeout: float = 20.0
+) -> str:
+    """Read the daemon's output until its "listening on ..." line, and return that line.
+
+    Never sleeps: it waits on the pipe, up to ``timeout`` seconds in all.
+    """
     deadline = time.monotonic() + timeout
     seen = b""
+    ready = READY_LINE.encode()
     with selectors.DefaultSelector() as selector:
         selector.register(stdout, selectors.EVENT_READ)
-        while READY_LINE.encode() not in seen:
+        while ready not in seen or not seen[seen.index(ready) :].count(b"\n"):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DaemonFailed(f"daemon did not say it was listening within {timeout:g}s")
@@ -133,6 +140,8 @@ def _wait_ready(process: subprocess.Popen[bytes], stdout: IO[bytes], timeout: fl
                 code = process.wait()
                 raise DaemonFailed(f"daemon exited with status {code} before listening")
             seen += chunk
+    start = seen.index(ready)
+    return seen[start : seen.index(b"\n", start)].decode()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
