@@ -144,6 +144,7 @@ def _decoded_str(raw: Raw | None) -> str | None:
 
 
 def _error_object(code: int, message: str, data: Any) -> _ErrorObject:
+    """An error jsonrpcserver itself answered with, its message made to name the problem."""
     data = None if data is NODATA else data
     if code == METHOD_NOT_FOUND:
         return _ErrorObject(code, f"method not found: {data}")
@@ -351,7 +352,7 @@ class InstanceService:
             return await body(call.params, call)
         except RPCError as exc:
             outcome = f"error {exc.code}: {exc.message}"
-            return _error_object(exc.code, exc.message, exc.data)
+            return _ErrorObject(exc.code, exc.message, exc.data)
         except Exception as exc:
             logger.exception("%s failed in the backend", name)
             message = str(exc) or type(exc).__name__

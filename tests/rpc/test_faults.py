@@ -14,6 +14,8 @@ from instance_rpc import (
     CallTimeout,
     Context,
     Description,
+    InvalidParams,
+    MethodNotFound,
     PluginClient,
     PluginError,
     PluginServer,
@@ -193,3 +195,25 @@ async def test_call_errors_are_logged_one_line_per_call(
         line.startswith("Instance.Label type=. error -32000: instance not found: nope")
         for line in lines
     )
+
+
+class RaisesProtocolErrors(MemoryPlugin):
+    async def validate(self, properties: object) -> None:
+        raise InvalidParams("size must be a number", data="size")
+
+    async def destroy(self, instance: str, context: Context) -> None:
+        raise MethodNotFound("this backend cannot destroy", data={"hint": "detach"})
+
+
+async def test_a_backend_error_keeps_its_code_message_and_data(sock_dir: Path) -> None:
+    async with (
+        running_server(RaisesProtocolErrors(), sock_dir / "codes.sock") as path,
+        PluginClient(path) as client,
+    ):
+        with pytest.raises(InvalidParams) as invalid:
+            await client.validate({})
+        assert (invalid.value.message, invalid.value.data) == ("size must be a number", "size")
+        with pytest.raises(MethodNotFound) as missing:
+            await client.destroy("x", Context("terminate"))
+        assert missing.value.message == "this backend cannot destroy"
+        assert missing.value.data == {"hint": "detach"}
