@@ -239,13 +239,16 @@ class PluginClient:
 
     async def info(self) -> PluginInfo:
         """The plugin's spec document (``GET /info/api.json``)."""
-        return self._parse_info(await self.info_json())
+        return self._parse_info(await self._fetch_info())
 
     async def info_json(self) -> bytes:
         """The spec document exactly as the plugin serves it (members we do not model too)."""
-        body = await self._send("GET", "info/api.json", None, self.timeout, "info")
+        body = await self._fetch_info()
         self._parse_info(body)  # refuse what is not a spec document
         return body
+
+    async def _fetch_info(self) -> bytes:
+        return await self._send("GET", "info/api.json", None, self.timeout, "info")
 
     def _parse_info(self, body: bytes) -> PluginInfo:
         try:

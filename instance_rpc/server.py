@@ -152,11 +152,12 @@ class _PathLock:
     """
 
     def __init__(self, path: Path) -> None:
+        self._path = path
         digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:40]
         self._name = f"\0instance-rpc-lock-{digest}"
         self._socket: socket.socket | None = None
 
-    def acquire(self, path: Path) -> None:
+    def acquire(self) -> None:
         if not sys.platform.startswith("linux"):
             return
         lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -165,7 +166,7 @@ class _PathLock:
         except OSError as exc:
             lock.close()
             if exc.errno == errno.EADDRINUSE:
-                raise AddressInUse(f"another daemon is already serving {path}") from None
+                raise AddressInUse(f"another daemon is already serving {self._path}") from None
             raise
         self._socket = lock
 
@@ -207,7 +208,7 @@ class PluginServer:
         parent = self.socket_path.parent
         if not parent.exists():
             parent.mkdir(mode=0o700, parents=True)
-        self._lock.acquire(self.socket_path)
+        self._lock.acquire()
         try:
             await self._bind()
         except BaseException:
