@@ -9,6 +9,7 @@ from ._version import __version__
 from .client import PluginClient
 from .errors import (
     BadResponse,
+    CallOutcomeUnknown,
     CallTimeout,
     DiscoveryError,
     HandshakeError,
@@ -56,6 +57,7 @@ __all__ = [
     "AddressInUse",
     "Attachment",
     "BadResponse",
+    "CallOutcomeUnknown",
     "CallTimeout",
     "Context",
     "Description",

@@ -1,9 +1,9 @@
 """PluginClient: a remote Instance plugin that callers use exactly like a local one.
 
-One aiohttp session per client over a ``UnixConnector``; requests are built and responses parsed
-with jsonrpcclient, bodies encoded and decoded with msgspec so ``Properties`` stay raw JSON. The
-handshake runs once, lazily, before the first Instance call: ``Handshake.Hello`` (0.6.1-era
-plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
+One aiohttp session per client over a ``UnixConnector``; requests are built with jsonrpcclient,
+bodies encoded with msgspec and responses read as Go clients read them (:mod:`.responses`), so
+``Properties`` stay raw JSON. The handshake runs once, lazily, before the first Instance call:
+``Handshake.Hello`` (0.6.1-era plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import jsonrpcclient
 import msgspec
-from msgspec import UNSET, Raw, UnsetType
 
-from . import collector, handshake
+from . import collector, delivery, handshake
 from .discovery import resolve
 from .errors import (
     METHOD_NOT_FOUND,
@@ -31,9 +30,9 @@ from .errors import (
     CallTimeout,
     PluginUnavailable,
     RPCError,
-    error_for_code,
 )
 from .logs import redact
+from .responses import decode_response
 from .spi import INTERFACE, Plugin
 from .types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
 from .wire import (
@@ -86,42 +85,7 @@ _R = TypeVar("_R", bound=msgspec.Struct)
 _T = TypeVar("_T")
 
 
-class _ErrorMember(msgspec.Struct):
-    code: int
-    message: str = ""
-    data: Any = None
-
-
-class _ResponseEnvelope(msgspec.Struct):
-    jsonrpc: str | UnsetType = UNSET
-    result: Raw | UnsetType = UNSET
-    error: _ErrorMember | UnsetType = UNSET
-    id: Any = None
-
-
-class _TypedEnvelope(msgspec.Struct, Generic[_R]):
-    """A response decoded in one pass, its result straight into the result struct."""
-
-    jsonrpc: str | UnsetType = UNSET
-    result: _R | UnsetType | None = UNSET
-    error: Any = UNSET
-    id: Any = None
-
-
-_ENVELOPE_DECODER = msgspec.json.Decoder(_ResponseEnvelope)
 _ENCODER = msgspec.json.Encoder()
-# The results of the Instance and handshake methods; other result types take the general path.
-_TYPED_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    result: msgspec.json.Decoder(_TypedEnvelope[result])  # type: ignore[valid-type]
-    for result in (
-        OKResult,
-        ProvisionResult,
-        DescribeResult,
-        HelloResult,
-        ImplementsResult,
-        TypesResult,
-    )
-}
 
 
 class PluginClient:
@@ -175,7 +139,9 @@ class PluginClient:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.UnixConnector(path=str(self.socket_path))
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=[delivery.trace_config()]
+            )
         return self._session
 
     # --- the Plugin interface ------------------------------------------------------------------
@@ -303,23 +269,32 @@ class PluginClient:
         )
 
     async def _retrying(self, attempt: Callable[[], Awaitable[_T]], *, idempotent: bool) -> _T:
-        """Repeat ``attempt`` with backoff while no plugin answers and repeating is safe.
+        """Repeat ``attempt`` while no plugin answers and repeating is safe.
 
-        A request that never reached the plugin is always safe to repeat; one that may have
-        reached it only when the method is idempotent. Timeouts are never repeated: the plugin
-        may still be working on the call.
+        A request the plugin cannot have processed (no connection, or one that broke before the
+        plugin read it all) is safe to repeat whatever the method; one that may have been
+        processed only when the method is idempotent. A kept-alive connection found dead is
+        repeated at once on a new connection (like Go net/http), once and without counting as
+        a retry; other repeats wait ``retry_backoff`` seconds, doubling. Timeouts are never
+        repeated: the plugin may still be working on the call.
         """
         delay = self.retry_backoff
-        for remaining in range(self.retries, -1, -1):
+        remaining = self.retries
+        stale_repeated = False
+        while True:
             try:
                 return await attempt()
             except PluginUnavailable as exc:
+                if not exc.request_sent and exc.reused_connection and not stale_repeated:
+                    stale_repeated = True
+                    logger.info("%s; repeating on a new connection", exc)
+                    continue
                 if remaining == 0 or (exc.request_sent and not idempotent):
                     raise
                 logger.info("%s; retrying in %.2fs", exc, delay)
+            remaining -= 1
             await asyncio.sleep(delay)
             delay *= 2
-        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def call(
         self,
@@ -343,52 +318,13 @@ class PluginClient:
 
     def _parse(self, method: str, answer: bytes, result_type: type[_R]) -> _R:
         with collector.paused(len(answer) >= _LARGE_ANSWER):
-            typed = self._parse_success(answer, result_type)
-            if typed is not None:
-                return typed
-            return self._parse_any(method, answer, result_type)
-
-    @staticmethod
-    def _parse_success(answer: bytes, result_type: type[_R]) -> _R | None:
-        """A success response decoded in one pass; ``None`` for anything else (errors, surprises),
-        which :meth:`_parse_any` then reads and explains."""
-        decoder = _TYPED_DECODERS.get(result_type)
-        if decoder is None:
-            return None
-        try:
-            envelope = decoder.decode(answer)
-        except msgspec.DecodeError:
-            return None
-        if envelope.error is not UNSET or not isinstance(envelope.result, result_type):
-            return None
-        response = jsonrpcclient.parse({"result": envelope.result, "id": envelope.id})
-        return response.result if isinstance(response, jsonrpcclient.Ok) else None
-
-    def _parse_any(self, method: str, answer: bytes, result_type: type[_R]) -> _R:
-        try:
-            envelope = _ENVELOPE_DECODER.decode(answer)
-        except msgspec.DecodeError as exc:
-            raise BadResponse(f"{method}: not a JSON-RPC response: {exc}") from None
-        if isinstance(envelope.error, _ErrorMember):
-            member = envelope.error
-            error = {"code": member.code, "message": member.message, "data": member.data}
-            response = jsonrpcclient.parse({"error": error, "id": envelope.id})
-        elif isinstance(envelope.result, Raw):
-            response = jsonrpcclient.parse({"result": envelope.result, "id": envelope.id})
-        else:
-            raise BadResponse(f"{method}: response has neither result nor error")
-        if isinstance(response, jsonrpcclient.Error):
-            raise error_for_code(response.code, response.message, response.data)
-        assert isinstance(response, jsonrpcclient.Ok)  # a single response parses to one
-        try:
-            return msgspec.json.decode(response.result, type=result_type)
-        except msgspec.DecodeError as exc:
-            raise BadResponse(f"{method}: unexpected result: {exc}") from None
+            return decode_response(method, answer, result_type)
 
     async def _send(
         self, http_method: str, path: str, body: bytes | None, seconds: float, what: str
     ) -> bytes:
         headers = {"Content-Type": "application/json"} if body is not None else None
+        attempt = delivery.Attempt()
         try:
             async with self._http().request(
                 http_method,
@@ -396,7 +332,9 @@ class PluginClient:
                 data=body,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=seconds),
+                trace_request_ctx=attempt,
             ) as response:
+                attempt.answered = True
                 payload = await response.read()
         except TimeoutError:
             raise CallTimeout(what, seconds, str(self.socket_path)) from None
@@ -404,7 +342,7 @@ class PluginClient:
             reason = exc.os_error.strerror or str(exc.os_error)
             raise PluginUnavailable(str(self.socket_path), reason, request_sent=False) from None
         except aiohttp.ClientError as exc:
-            raise PluginUnavailable(str(self.socket_path), str(exc) or type(exc).__name__) from None
+            raise delivery.failure(str(self.socket_path), exc, attempt) from None
         if response.status >= 400 and not payload.startswith((b"{", b"[")):
             raise BadResponse(f"{what}: HTTP {response.status} from {self.socket_path}")
         return payload

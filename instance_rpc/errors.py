@@ -13,6 +13,9 @@
     │   └── InternalError        -32603  a fault inside the daemon
     ├── TransportError                   the call did not get an answer
     │   ├── PluginUnavailable            nothing answers at the socket (missing, refused, closed)
+    │   │   └── CallOutcomeUnknown       the connection broke after the plugin may have read the
+    │   │                                request: it may have been processed (never repeated
+    │   │                                unless the method is idempotent)
     │   ├── CallTimeout                  no answer within the call's timeout
     │   └── BadResponse                  an answer that is not a JSON-RPC response
     ├── HandshakeError                   the plugin does not speak the interface we need
@@ -32,6 +35,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BadResponse",
+    "CallOutcomeUnknown",
     "CallTimeout",
     "DiscoveryError",
     "HandshakeError",
@@ -132,13 +136,37 @@ class TransportError(InstanceRPCError):
 
 
 class PluginUnavailable(TransportError):
-    """Nothing answered. ``request_sent`` is False when the request certainly never arrived
-    (no connection could be made), so repeating it is safe whatever the method."""
+    """Nothing answered. ``request_sent`` is False when the plugin certainly did not process the
+    request: no connection could be made, or the connection broke before the plugin had read all
+    of it (on a Unix socket the kernel reports that as EPIPE on our write or ECONNRESET before any
+    answer); repeating it is then safe whatever the method. ``reused_connection`` is True when the
+    call went out on a kept-alive connection (one a restarted plugin may have left dead)."""
 
-    def __init__(self, socket_path: str, reason: str, *, request_sent: bool = True) -> None:
+    def __init__(
+        self,
+        socket_path: str,
+        reason: str,
+        *,
+        request_sent: bool = True,
+        reused_connection: bool = False,
+    ) -> None:
         super().__init__(f"plugin at {socket_path} is unavailable: {reason}")
         self.socket_path = socket_path
         self.request_sent = request_sent
+        self.reused_connection = reused_connection
+
+
+class CallOutcomeUnknown(PluginUnavailable):
+    """The connection broke after the plugin may have read the whole request and before a whole
+    answer arrived: the call may or may not have taken effect (``request_sent`` is True). Check
+    the plugin's state (e.g. DescribeInstances) before repeating a call that is not idempotent."""
+
+    def __init__(self, socket_path: str, reason: str, *, reused_connection: bool = False) -> None:
+        super().__init__(
+            socket_path,
+            f"{reason}; the plugin may have processed the request",
+            reused_connection=reused_connection,
+        )
 
 
 class CallTimeout(TransportError):
