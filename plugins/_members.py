@@ -24,7 +24,7 @@ import ctypes
 import logging
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -75,8 +75,16 @@ class Snapshot:
         """Live children of this process (as the subreaper, orphans re-parented to it too)."""
         return [stat.pid for stat in self._table if stat.ppid == self._me and not stat.ended]
 
-    def members(self, group: InstanceGroup) -> list[ProcStat]:
-        """The instance's processes, zombies included (they are reaped, not signalled)."""
+    def members(
+        self, group: InstanceGroup, known: Collection[tuple[int, int]] = ()
+    ) -> list[ProcStat]:
+        """The instance's processes, zombies included (they are reaped, not signalled).
+
+        ``known``: ``(pid, start ticks)`` of processes found to be members before; an ended
+        process no longer shows its environment or cgroup, so this is how it is still known.
+        A zombie child of this process in the instance's session is a member too: only a
+        descendant of the daemon's own processes becomes its child.
+        """
         leader = group.leader
         if leader.boot_id != self._boot or leader.start_ticks <= 0:
             return []  # started on another boot: nothing of it survives a reboot
@@ -93,6 +101,8 @@ class Snapshot:
                 if stat.pid in in_cgroup
                 or stat.pid in marked
                 or (session_ours and stat.session == group.session)
+                or (stat.ended and (stat.pid, stat.start_ticks) in known)
+                or (stat.ended and stat.ppid == self._me and stat.session == group.session)
             ),
             key=lambda stat: stat.pid,
         )

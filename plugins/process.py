@@ -12,8 +12,8 @@
 - DescribeInstances with properties reports ``pid``, ``state`` (``running`` or ``exited``: the
   Init shell; ``destroying`` once a Destroy began), ``exit_code`` (negative: the signal that ended
   it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes`` (the pids of the
-  instance's live processes, see ``plugins/_members.py``) and the ``properties`` provisioned
-  with, byte for byte.
+  instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its cgroup's directory,
+  ``null`` without one) and the ``properties`` provisioned with, byte for byte.
 - Destroy sends SIGTERM to every process of the instance, SIGKILL to those left after the grace
   period, and returns once none is left; the Init shell need not run any more. The ``Context``
   reason goes to the record (while destroying) and to the log.
@@ -98,6 +98,7 @@ class _View(msgspec.Struct):
     started_at: str
     ended_at: str | None
     processes: list[int]
+    cgroup: str | None
     properties: msgspec.Raw
 
 
@@ -246,16 +247,17 @@ class ProcessPlugin:
         """SIGTERM every process of the instance, SIGKILL what is left after the grace period;
         return once none is left (or warn, naming the survivors)."""
         group, child = record.group, self._children.get(record.ID)
-        members = await self._members(group, child)
+        known: set[tuple[int, int]] = set()
+        members = await self._members(group, child, known)
         if live(members):
             send(members, signal.SIGTERM)
-            members = await self._wait_gone(group, child, record.StopGraceSeconds)
+            members = await self._wait_gone(group, child, known, record.StopGraceSeconds)
         deadline = time.monotonic() + _KILL_WAIT_SECONDS
         while live(members) and time.monotonic() < deadline:
             if group.cgroup is not None:
                 _cgroup.kill(group.cgroup)  # also those forked since the last look
             send(members, signal.SIGKILL)
-            members = await self._wait_gone(group, child, _POLL_SECONDS)
+            members = await self._wait_gone(group, child, known, _POLL_SECONDS)
         if live(members):
             logger.warning("%s: processes %s survived SIGKILL", record.ID, live(members))
         await asyncio.to_thread(self._report_strays)
@@ -266,12 +268,16 @@ class ProcessPlugin:
         if group.cgroup is not None:
             _cgroup.remove(group.cgroup)
 
-    async def _members(self, group: InstanceGroup, child: Child | None) -> list[ProcStat]:
-        """The instance's processes now, reaping those that ended and were re-parented to us."""
+    async def _members(
+        self, group: InstanceGroup, child: Child | None, known: set[tuple[int, int]]
+    ) -> list[ProcStat]:
+        """The instance's processes now, adding them to ``known``; those that ended and were
+        re-parented to us are reaped."""
         skip = group.leader.pid if child is not None else None  # the Child reaps that one
 
         def look() -> list[ProcStat]:
-            members = Snapshot().members(group)
+            members = Snapshot().members(group, known)
+            known.update((stat.pid, stat.start_ticks) for stat in members)
             reap(members, skip)
             return members
 
@@ -291,12 +297,16 @@ class ProcessPlugin:
             )
 
     async def _wait_gone(
-        self, group: InstanceGroup, child: Child | None, seconds: float
+        self,
+        group: InstanceGroup,
+        child: Child | None,
+        known: set[tuple[int, int]],
+        seconds: float,
     ) -> list[ProcStat]:
         """Up to ``seconds``, until no process of the instance lives; the members left."""
         deadline = time.monotonic() + seconds
         while True:
-            members = await self._members(group, child)
+            members = await self._members(group, child, known)
             if not live(members) or time.monotonic() >= deadline:
                 return members
             await asyncio.sleep(_POLL_SECONDS)
@@ -335,6 +345,7 @@ def _view(record: ProcessRecord, snapshot: Snapshot, watched_pid: int | None) ->
         started_at=record.StartedAt,
         ended_at=record.EndedAt,
         processes=live(members),
+        cgroup=record.Cgroup or None,
         properties=record.Properties,
     )
     return msgspec.Raw(_VIEW_ENCODER.encode(view))
