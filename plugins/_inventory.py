@@ -3,11 +3,20 @@
 The store's lock makes this process the directory's only writer, so the cache loaded at start
 stays true. Mutations hold :attr:`Inventory.lock` (an ``asyncio.Lock``) across their
 read-modify-write, and their disk I/O runs in a thread; the cache changes only after the disk did.
+
+Lifecycle: a record is created by :meth:`Inventory.create` and removed by
+:meth:`Inventory.destroy`. A backend whose Destroy takes time (it passes ``stop``) first marks
+the record destroying (``DestroyReason``, written to disk), stops the instance without holding
+the lock, then removes the record. A destroying instance is never handed out by an idempotent
+Provision: one with its ``LogicalID`` waits for the Destroy and then creates a new instance, and
+one that finds a Destroy interrupted by a daemon stop finishes it first. A second Destroy of a
+destroying instance waits for the first and succeeds with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -62,6 +71,12 @@ class Record(msgspec.Struct, kw_only=True):
     Init: str = ""
     Attachments: list[RecordAttachment] = msgspec.field(default_factory=list)
     Created: str = ""
+    DestroyReason: str | None = None
+
+    @property
+    def destroying(self) -> bool:
+        """A Destroy of it has begun (``DestroyReason`` holds the Context's reason)."""
+        return self.DestroyReason is not None
 
     @classmethod
     def fields_of(cls, instance_id: str, spec: Spec) -> dict[str, Any]:
@@ -92,9 +107,20 @@ R = TypeVar("R", bound=Record)
 
 
 class Inventory(Generic[R]):
-    """Records of type ``record_type`` kept in ``directory``; see the module docstring."""
+    """Records of type ``record_type`` kept in ``directory``; see the module docstring.
 
-    def __init__(self, directory: str | os.PathLike[str], record_type: type[R]) -> None:
+    ``stop`` ends an instance for :meth:`destroy` (``None``: nothing to stop, a Destroy only
+    removes the record).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        record_type: type[R],
+        stop: Callable[[R], Awaitable[None]] | None = None,
+    ) -> None:
+        self._stop = stop
+        self._dying: dict[str, asyncio.Event] = {}
         self._store = DocumentStore(directory)
         self._encoder = msgspec.json.Encoder()
         decoder = msgspec.json.Decoder(record_type)
@@ -127,11 +153,17 @@ class Inventory(Generic[R]):
     def __contains__(self, instance_id: str) -> bool:
         return instance_id in self._records
 
-    def _with_logical_id(self, logical_id: str) -> R | None:
+    def _with_logical_id(self, logical_id: str) -> tuple[R | None, R | None]:
+        """The live record with ``logical_id``, and one being destroyed."""
+        live: R | None = None
+        dying: R | None = None
         for record in self._records.values():
             if record.LogicalID == logical_id:
-                return record
-        return None
+                if record.destroying or record.ID in self._dying:
+                    dying = record
+                else:
+                    live = record
+        return live, dying
 
     def _new_id(self, prefix: str) -> str:
         while True:
@@ -142,16 +174,54 @@ class Inventory(Generic[R]):
     async def create(
         self, logical_id: str | None, id_prefix: str, make: Callable[[str], Awaitable[R]]
     ) -> str:
-        """Provision, idempotently: the ID of the instance with ``logical_id`` if there is one;
-        else a new ID (``id_prefix`` and 16 hex digits), whose record ``make`` builds."""
-        async with self.lock:
-            if logical_id is not None:
-                existing = self._with_logical_id(logical_id)
-                if existing is not None:
-                    return existing.ID
-            instance_id = self._new_id(id_prefix)
-            await self.put(await make(instance_id))
-            return instance_id
+        """Provision, idempotently: the ID of the live instance with ``logical_id`` if there is
+        one; else a new ID (``id_prefix`` and 16 hex digits), whose record ``make`` builds. An
+        instance with ``logical_id`` being destroyed is waited for first (see the module
+        docstring)."""
+        while True:
+            async with self.lock:
+                live, dying = (None, None)
+                if logical_id is not None:
+                    live, dying = self._with_logical_id(logical_id)
+                if live is not None:
+                    return live.ID
+                if dying is None:
+                    instance_id = self._new_id(id_prefix)
+                    await self.put(await make(instance_id))
+                    return instance_id
+            with contextlib.suppress(InstanceNotFound):
+                await self.destroy(dying.ID, dying.DestroyReason or "")
+
+    async def destroy(self, instance_id: str, reason: str) -> None:
+        """Destroy: mark the record destroying, ``stop`` the instance, remove the record.
+
+        Raises :class:`InstanceNotFound` (or ``InvalidInstanceID``) for an unknown ID. While
+        another Destroy of the same instance runs, waits for it: done if it removed the record,
+        else tries again. Whatever ``stop`` raises leaves the record destroying.
+        """
+        while True:
+            async with self.lock:
+                record = self.get(instance_id)
+                running = self._dying.get(instance_id)
+                if running is None:
+                    if self._stop is None:
+                        await self.delete(instance_id)
+                        return
+                    record = msgspec.structs.replace(record, DestroyReason=reason)
+                    await self.put(record)
+                    done = self._dying[instance_id] = asyncio.Event()
+                    break
+            await running.wait()
+            if instance_id not in self._records:
+                return
+        try:
+            await self._stop(record)
+            async with self.lock:
+                if instance_id in self._records:
+                    await self.delete(instance_id)
+        finally:
+            del self._dying[instance_id]
+            done.set()
 
     async def merge_tags(self, instance_id: str, labels: Mapping[str, str]) -> None:
         """Label: merge ``labels`` into the instance's tags, overwriting keys that exist."""

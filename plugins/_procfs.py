@@ -9,7 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["ProcessIdentity", "boot_id", "identity_of", "is_running", "still_holds"]
+__all__ = [
+    "ProcStat",
+    "ProcessIdentity",
+    "boot_id",
+    "environ_value",
+    "identity_of",
+    "is_running",
+    "scan",
+    "stat_of",
+    "still_holds",
+]
 
 _PROC = Path("/proc")
 
@@ -22,9 +32,20 @@ class ProcessIdentity(NamedTuple):
     boot_id: str
 
 
-class _Stat(NamedTuple):
+class ProcStat(NamedTuple):
+    """A process as ``/proc/<pid>/stat`` shows it (fields 1, 3, 4, 5, 6 and 22)."""
+
+    pid: int
     state: str
+    ppid: int
+    pgrp: int
+    session: int
     start_ticks: int
+
+    @property
+    def ended(self) -> bool:
+        """A zombie (or a dying task): it has ended and waits to be reaped."""
+        return self.state in ("Z", "X", "x")
 
 
 def boot_id() -> str:
@@ -35,28 +56,64 @@ def boot_id() -> str:
         return ""
 
 
-def _stat(pid: int) -> _Stat | None:
+def stat_of(pid: int) -> ProcStat | None:
+    """What ``/proc/<pid>/stat`` says now, or ``None`` if there is no such process."""
     try:
         text = (_PROC / str(pid) / "stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name (field 2) is in parentheses and may itself hold spaces and ')'.
     fields = text[text.rindex(")") + 2 :].split()
-    return _Stat(state=fields[0], start_ticks=int(fields[19]))
+    return ProcStat(
+        pid=pid,
+        state=fields[0],
+        ppid=int(fields[1]),
+        pgrp=int(fields[2]),
+        session=int(fields[3]),
+        start_ticks=int(fields[19]),
+    )
+
+
+def scan() -> list[ProcStat]:
+    """Every process (thread group) in ``/proc`` now; those that end meanwhile are left out."""
+    found: list[ProcStat] = []
+    for entry in _PROC.iterdir():
+        if entry.name.isdigit():
+            stat = stat_of(int(entry.name))
+            if stat is not None:
+                found.append(stat)
+    return found
+
+
+def environ_value(pid: int, name: str) -> str | None:
+    """The value of ``name`` in the environment ``pid`` was started with.
+
+    ``None`` when it is not set or cannot be read (the process ended, is a zombie, or is not
+    ours to read).
+    """
+    try:
+        environ = (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
 
 
 def identity_of(pid: int) -> ProcessIdentity | None:
     """The identity of the process now holding ``pid``, or ``None`` if there is none."""
-    stat = _stat(pid)
+    stat = stat_of(pid)
     if stat is None:
         return None
     return ProcessIdentity(pid, stat.start_ticks, boot_id())
 
 
-def _same(identity: ProcessIdentity) -> _Stat | None:
+def _same(identity: ProcessIdentity) -> ProcStat | None:
     if identity.pid <= 0 or identity.start_ticks <= 0 or identity.boot_id != boot_id():
         return None
-    stat = _stat(identity.pid)
+    stat = stat_of(identity.pid)
     return stat if stat is not None and stat.start_ticks == identity.start_ticks else None
 
 
@@ -68,4 +125,4 @@ def still_holds(identity: ProcessIdentity) -> bool:
 def is_running(identity: ProcessIdentity) -> bool:
     """True if the very process ``identity`` names still runs (a zombie has ended)."""
     stat = _same(identity)
-    return stat is not None and stat.state not in ("Z", "X", "x")
+    return stat is not None and not stat.ended

@@ -57,9 +57,7 @@ class FilePlugin:
         await self._inventory.merge_tags(instance, labels)
 
     async def destroy(self, instance: str, context: Context) -> None:
-        async with self._inventory.lock:
-            self._inventory.get(instance)
-            await self._inventory.delete(instance)
+        await self._inventory.destroy(instance, context.reason)
 
     async def describe_instances(
         self, tags: Mapping[str, str] | None, properties: bool = False

@@ -1,24 +1,30 @@
 """The ``process`` backend: each instance is a local OS process running the Spec's ``Init``.
 
 - ``Init`` runs as ``/bin/sh -c INIT`` in a session (and process group) of its own, stdin from
-  ``/dev/null``, stdout and stderr appended to ``<dir>/<ID>.log``.
+  ``/dev/null``, stdout and stderr appended to ``<dir>/<ID>.log``, with ``INSTANCE_RPC_INSTANCE``
+  set to the instance's ID; in a cgroup of its own where the daemon may create one.
 - ``Properties`` (all optional; see ``plugins/_process_settings.py``)::
 
       {"env": {"PORT": "8080"}, "cwd": "/srv/app", "stop_grace_seconds": 5}
 
   ``env`` is added to the daemon's environment; ``stop_grace_seconds`` (default 10) is how long
   Destroy waits after SIGTERM before it sends SIGKILL.
-- DescribeInstances with properties reports ``pid``, ``state`` (``running`` or ``exited``),
-  ``exit_code`` (negative: the signal that ended it; ``null`` when unknown), ``started_at``,
-  ``ended_at`` and the ``properties`` provisioned with, byte for byte.
-- Destroy sends SIGTERM to the process group, SIGKILL after the grace period, and records the
-  ``Context`` reason in the record (while stopping) and in the log.
+- DescribeInstances with properties reports ``pid``, ``state`` (``running`` or ``exited``: the
+  Init shell; ``destroying`` once a Destroy began), ``exit_code`` (negative: the signal that ended
+  it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes`` (the pids of the
+  instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its cgroup's directory,
+  ``null`` without one) and the ``properties`` provisioned with, byte for byte.
+- Destroy sends SIGTERM to every process of the instance, SIGKILL to those left after the grace
+  period, and returns once none is left; the Init shell need not run any more. The ``Context``
+  reason goes to the record (while destroying) and to the log.
 - The inventory lives in ``dir`` (a :class:`~plugins._inventory.Inventory`). A daemon started on
   it re-adopts the processes still running, recognised by pid *and* start time (a recycled pid
   is never taken for the instance), and marks the others exited. Stopping the daemon leaves the
-  processes running: Destroy stops them.
+  processes running: Destroy stops them. The daemon makes itself the subreaper of its
+  descendants, so orphaned processes of its instances are re-parented to it and reaped.
 - An instance lives until it is destroyed, whether or not its process still runs: Provision with
-  the ``LogicalID`` of an instance in the inventory returns that instance's ID.
+  the ``LogicalID`` of a live instance returns that instance's ID; one of a destroying instance
+  waits for the Destroy and creates a new one.
 """
 
 from __future__ import annotations
@@ -29,9 +35,8 @@ import logging
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,35 +46,47 @@ from instance_rpc.errors import PluginError
 from instance_rpc.spi import Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
+from . import _cgroup
+from ._child import Child
 from ._inventory import Inventory, Record, now_utc
+from ._members import MARKER_VARIABLE, InstanceGroup, Snapshot, enable_subreaper, live, reap, send
 from ._process_settings import ProcessSettings, parse_settings
-from ._procfs import ProcessIdentity, identity_of, is_running, still_holds
+from ._procfs import ProcessIdentity, ProcStat, identity_of, is_running
 from ._store import default_state_dir
 
-__all__ = ["ProcessPlugin"]
+__all__ = ["CGROUPS_VARIABLE", "ProcessPlugin"]
 
 logger = logging.getLogger(__name__)
 
 RUNNING = "running"
 EXITED = "exited"
+DESTROYING = "destroying"
+CGROUPS_VARIABLE = "INSTANCE_RPC_PROCESS_CGROUPS"
+"""Set to ``0`` in the daemon's environment to never use cgroups (sessions and markers only)."""
 _KILL_WAIT_SECONDS = 5.0  # after SIGKILL; only an uninterruptible sleep takes this long
-_POLL_SECONDS = 0.02
+_POLL_SECONDS = 0.05
 
 
 class ProcessRecord(Record, kw_only=True):
     Pid: int = 0
     StartTicks: int = 0
     BootID: str = ""
+    SessionID: int = 0  # 0 in records of older daemons: the session was the Init shell's pid
+    Cgroup: str = ""
     State: str = RUNNING
     ExitCode: int | None = None
     StartedAt: str = ""
     EndedAt: str | None = None
     StopGraceSeconds: float = 10.0
-    DestroyReason: str | None = None
 
     @property
     def identity(self) -> ProcessIdentity:
         return ProcessIdentity(self.Pid, self.StartTicks, self.BootID)
+
+    @property
+    def group(self) -> InstanceGroup:
+        cgroup = Path(self.Cgroup) if self.Cgroup else None
+        return InstanceGroup(self.ID, self.identity, self.SessionID or self.Pid, cgroup)
 
 
 class _View(msgspec.Struct):
@@ -80,59 +97,38 @@ class _View(msgspec.Struct):
     exit_code: int | None
     started_at: str
     ended_at: str | None
+    processes: list[int]
+    cgroup: str | None
     properties: msgspec.Raw
 
 
 _VIEW_ENCODER = msgspec.json.Encoder()
 
 
-class _Child:
-    """A process this daemon started: reaped the moment it ends, without a thread per child."""
-
-    def __init__(self, popen: subprocess.Popen[bytes], on_exit: Callable[[int], None]) -> None:
-        self.popen = popen
-        self.ended = asyncio.Event()
-        self._on_exit = on_exit
-        self._loop = asyncio.get_running_loop()
-        self._pidfd: int | None = None
-        try:
-            self._pidfd = os.pidfd_open(popen.pid)
-        except (AttributeError, OSError):
-            threading.Thread(target=self._wait_in_thread, daemon=True).start()
-        else:
-            self._loop.add_reader(self._pidfd, self._reap)
-
-    def _wait_in_thread(self) -> None:
-        self.popen.wait()
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
-            self._loop.call_soon_threadsafe(self._reap)
-
-    def _reap(self) -> None:
-        code = self.popen.poll()
-        if code is None:
-            return
-        self.forget()
-        if not self.ended.is_set():
-            self.ended.set()
-            self._on_exit(code)
-
-    def forget(self) -> None:
-        """Stop watching (the process keeps running)."""
-        fd, self._pidfd = self._pidfd, None
-        if fd is not None:
-            self._loop.remove_reader(fd)
-            os.close(fd)
-
-
 class ProcessPlugin:
     """Local processes as instances; inventory in ``dir``. :meth:`close` releases the directory
-    and leaves the processes running."""
+    and leaves the processes running.
 
-    def __init__(self, *, dir: str | os.PathLike[str] | None = None, name: str = "process") -> None:
+    ``cgroups``: put each instance in a cgroup v2 of its own where the daemon may create one
+    (``None``, the default: yes unless ``INSTANCE_RPC_PROCESS_CGROUPS=0``).
+    """
+
+    def __init__(
+        self,
+        *,
+        dir: str | os.PathLike[str] | None = None,
+        name: str = "process",
+        cgroups: bool | None = None,
+    ) -> None:
         directory = default_state_dir(name) if dir is None else dir
-        self._inventory = Inventory(directory, ProcessRecord)
-        self._children: dict[str, _Child] = {}
+        self._inventory = Inventory(directory, ProcessRecord, stop=self._stop)
+        self._children: dict[str, Child] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        if not enable_subreaper():
+            logger.warning("cannot become the subreaper: orphaned processes go to init")
+        if cgroups is None:
+            cgroups = os.environ.get(CGROUPS_VARIABLE, "1") != "0"
+        self._cgroup_parent = _cgroup.usable_parent() if cgroups else None
         self._adopt()
 
     @property
@@ -142,7 +138,9 @@ class ProcessPlugin:
     def _adopt(self) -> None:
         """Log which recorded processes still run; describe re-checks them every time."""
         for record in self._inventory.records():
-            if record.State == RUNNING:
+            if record.destroying:
+                logger.warning("the Destroy of %s was interrupted: Destroy it again", record.ID)
+            elif record.State == RUNNING:
                 if is_running(record.identity):
                     logger.info("re-adopted %s (pid %d)", record.ID, record.Pid)
                 else:
@@ -152,6 +150,9 @@ class ProcessPlugin:
         for child in self._children.values():
             child.forget()
         self._children.clear()
+        for record in self._inventory.records():
+            if record.Cgroup and not _cgroup.procs(Path(record.Cgroup)):
+                _cgroup.remove(Path(record.Cgroup))  # empty: nothing left to find in it
         self._inventory.close()
 
     def vendor_info(self) -> VendorInfo:
@@ -164,8 +165,10 @@ class ProcessPlugin:
         settings = parse_settings(spec.properties)
 
         async def start(instance_id: str) -> ProcessRecord:
-            popen, identity = await asyncio.to_thread(self._spawn, instance_id, spec.init, settings)
-            self._children[instance_id] = _Child(
+            popen, identity, cgroup = await asyncio.to_thread(
+                self._spawn, instance_id, spec.init, settings
+            )
+            self._children[instance_id] = Child(
                 popen, lambda code: self._spawn_task(self._record_exit(instance_id, code))
             )
             logger.info("provisioned %s: pid %d", instance_id, popen.pid)
@@ -174,6 +177,8 @@ class ProcessPlugin:
                 Pid=popen.pid,
                 StartTicks=identity.start_ticks if identity else 0,
                 BootID=identity.boot_id if identity else "",
+                SessionID=popen.pid,
+                Cgroup="" if cgroup is None else str(cgroup),
                 StartedAt=now_utc(),
                 StopGraceSeconds=settings.stop_grace_seconds,
             )
@@ -185,27 +190,33 @@ class ProcessPlugin:
 
     def _spawn(
         self, instance_id: str, init: str, settings: ProcessSettings
-    ) -> tuple[subprocess.Popen[bytes], ProcessIdentity | None]:
+    ) -> tuple[subprocess.Popen[bytes], ProcessIdentity | None, Path | None]:
+        cgroup = None
+        if self._cgroup_parent is not None:
+            cgroup = _cgroup.make_instance_cgroup(self._cgroup_parent, instance_id)
+        command = ["/bin/sh", "-c", init] if cgroup is None else _cgroup.enter_command(cgroup, init)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
         log_path = self._log_path(instance_id)
         log_fd = os.open(log_path, flags, 0o600)
         try:
             popen = subprocess.Popen(
-                ["/bin/sh", "-c", init],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log_fd,
                 stderr=subprocess.STDOUT,
                 cwd=settings.cwd,
-                env={**os.environ, **settings.env},
+                env={**os.environ, **settings.env, MARKER_VARIABLE: instance_id},
                 start_new_session=True,
             )
         except OSError as exc:
             log_path.unlink(missing_ok=True)
+            if cgroup is not None:
+                _cgroup.remove(cgroup)
             raise PluginError(f"cannot start /bin/sh for {instance_id}: {exc}") from None
         finally:
             os.close(log_fd)
-        # Not yet reaped (only _Child reaps), so /proc still shows it even if it has ended.
-        return popen, identity_of(popen.pid)
+        # Not yet reaped (only Child reaps), so /proc still shows it even if it has ended.
+        return popen, identity_of(popen.pid), cgroup
 
     def _spawn_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -227,32 +238,78 @@ class ProcessPlugin:
         await self._inventory.merge_tags(instance, labels)
 
     async def destroy(self, instance: str, context: Context) -> None:
-        async with self._inventory.lock:
-            record = msgspec.structs.replace(
-                self._inventory.get(instance), DestroyReason=context.reason
-            )
-            await self._inventory.put(record)
-        logger.info("destroying %s (pid %d), reason: %s", instance, record.Pid, context.reason)
-        await self._stop(record, self._children.get(instance))
-        async with self._inventory.lock:
-            self._children.pop(instance, None)
-            if instance in self._inventory:
-                await self._inventory.delete(instance)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._log_path(instance))
+        logger.info("destroying %s, reason: %s", instance, context.reason)
+        await self._inventory.destroy(instance, context.reason)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._log_path(instance))
 
-    async def _stop(self, record: ProcessRecord, child: _Child | None) -> None:
-        identity = record.identity
-        if child is None and not still_holds(identity):
-            return  # ended before, or the pid is another process's now: never signal it
-        if child is None or not child.ended.is_set():
-            _signal_group(record.Pid, signal.SIGTERM)
-            if await _ended(identity, child, record.StopGraceSeconds):
-                _signal_group(record.Pid, signal.SIGKILL)  # the rest of its group, if any
-                return
-        _signal_group(record.Pid, signal.SIGKILL)
-        if not await _ended(identity, child, _KILL_WAIT_SECONDS):
-            logger.warning("%s (pid %d) survived SIGKILL", record.ID, record.Pid)
+    async def _stop(self, record: ProcessRecord) -> None:
+        """SIGTERM every process of the instance, SIGKILL what is left after the grace period;
+        return once none is left (or warn, naming the survivors)."""
+        group, child = record.group, self._children.get(record.ID)
+        known: set[tuple[int, int]] = set()
+        members = await self._members(group, child, known)
+        if live(members):
+            send(members, signal.SIGTERM)
+            members = await self._wait_gone(group, child, known, record.StopGraceSeconds)
+        deadline = time.monotonic() + _KILL_WAIT_SECONDS
+        while live(members) and time.monotonic() < deadline:
+            if group.cgroup is not None:
+                _cgroup.kill(group.cgroup)  # also those forked since the last look
+            send(members, signal.SIGKILL)
+            members = await self._wait_gone(group, child, known, _POLL_SECONDS)
+        if live(members):
+            logger.warning("%s: processes %s survived SIGKILL", record.ID, live(members))
+        await asyncio.to_thread(self._report_strays)
+        if child is not None:
+            with contextlib.suppress(TimeoutError):  # it has ended: the loop reaps it soon
+                await asyncio.wait_for(child.ended.wait(), _KILL_WAIT_SECONDS)
+            self._children.pop(record.ID, None)
+        if group.cgroup is not None:
+            _cgroup.remove(group.cgroup)
+
+    async def _members(
+        self, group: InstanceGroup, child: Child | None, known: set[tuple[int, int]]
+    ) -> list[ProcStat]:
+        """The instance's processes now, adding them to ``known``; those that ended and were
+        re-parented to us are reaped."""
+        skip = group.leader.pid if child is not None else None  # the Child reaps that one
+
+        def look() -> list[ProcStat]:
+            members = Snapshot().members(group, known)
+            known.update((stat.pid, stat.start_ticks) for stat in members)
+            reap(members, skip)
+            return members
+
+        return await asyncio.to_thread(look)
+
+    def _report_strays(self) -> None:
+        """Warn of live processes re-parented to the daemon that no instance claims: they left
+        their instance's session and dropped its marker (and no cgroup held them)."""
+        snapshot = Snapshot()
+        claimed = {child.popen.pid for child in self._children.values()}
+        for record in self._inventory.records():
+            claimed.update(stat.pid for stat in snapshot.members(record.group))
+        strays = [pid for pid in snapshot.orphans() if pid not in claimed]
+        if strays:
+            logger.warning(
+                "processes %s were re-parented to the daemon; no instance claims them", strays
+            )
+
+    async def _wait_gone(
+        self,
+        group: InstanceGroup,
+        child: Child | None,
+        known: set[tuple[int, int]],
+        seconds: float,
+    ) -> list[ProcStat]:
+        """Up to ``seconds``, until no process of the instance lives; the members left."""
+        deadline = time.monotonic() + seconds
+        while True:
+            members = await self._members(group, child, known)
+            if not live(members) or time.monotonic() >= deadline:
+                return members
+            await asyncio.sleep(_POLL_SECONDS)
 
     async def describe_instances(
         self, tags: Mapping[str, str] | None, properties: bool = False
@@ -260,54 +317,38 @@ class ProcessPlugin:
         records = self._inventory.matching(tags)
         if not properties:
             return [record.describe(None) for record in records]
-        watched = set(self._children)
-        # Each running process not watched by us is looked up in /proc: off the loop.
-        return await asyncio.to_thread(
-            lambda: [record.describe(_view(record, record.ID in watched)) for record in records]
-        )
+        watched = {instance_id: child.popen.pid for instance_id, child in self._children.items()}
+
+        def describe() -> list[Description]:  # reads /proc: off the loop
+            snapshot = Snapshot()
+            return [
+                record.describe(_view(record, snapshot, watched.get(record.ID)))
+                for record in records
+            ]
+
+        return await asyncio.to_thread(describe)
 
 
-def _view(record: ProcessRecord, watched: bool) -> msgspec.Raw:
+def _view(record: ProcessRecord, snapshot: Snapshot, watched_pid: int | None) -> msgspec.Raw:
     """The Properties described: the process now, and what it was provisioned with."""
     state = record.State
-    if state == RUNNING and not watched and not is_running(record.identity):
+    if state == RUNNING and watched_pid is None and not is_running(record.identity):
         state = EXITED
+    if record.destroying:
+        state = DESTROYING
+    members = snapshot.members(record.group)
+    reap(members, skip=watched_pid)
     view = _View(
         pid=record.Pid,
         state=state,
         exit_code=record.ExitCode,
         started_at=record.StartedAt,
         ended_at=record.EndedAt,
+        processes=live(members),
+        cgroup=record.Cgroup or None,
         properties=record.Properties,
     )
     return msgspec.Raw(_VIEW_ENCODER.encode(view))
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-async def _ended(identity: ProcessIdentity, child: _Child | None, seconds: float) -> bool:
-    """Wait up to ``seconds`` for the process to end; reap it when it is ours."""
-    if child is not None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(child.ended.wait(), seconds)
-        return child.ended.is_set()
-    deadline = time.monotonic() + seconds
-    while is_running(identity):
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(_POLL_SECONDS)
-    _reap_if_ours(identity)
-    return True
-
-
-def _reap_if_ours(identity: ProcessIdentity) -> None:
-    """An adopted process may still be our child (a daemon restarted in-process): reap it."""
-    if still_holds(identity):
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(identity.pid, os.WNOHANG)
 
 
 _: type[Plugin] = ProcessPlugin  # mypy checks that ProcessPlugin satisfies the protocol

@@ -67,6 +67,15 @@ FULL_INIT = (
     "echo 'line one'\n"
     'echo "line two: tab\there, quote \' and backslash \\\\"\n'
 )
+SLOW_TO_STOP_INIT = (
+    "#!/bin/sh\n"
+    "# instance-rpc conformance: takes a second to stop\n"
+    "trap 'sleep 1; exit 0' TERM\n"
+    "sleep 600 &\n"
+    "wait\n"
+)
+RACE_DELAY_SECONDS = 0.3
+"""How long the race check lets a Destroy run before it provisions the same LogicalID again."""
 CLEANUP = "cleanup"
 
 
@@ -372,6 +381,34 @@ async def _idempotent_provision(run: _Run) -> None:
     )
 
 
+async def _provision_racing_destroy(run: _Run) -> None:
+    """InfraKit's group controller replacing a pet: Destroy, and Provision its LogicalID again
+    before the Destroy returned. The dying instance must not be handed out."""
+    check = "race"
+    logical_id = run.logical_id(check)
+    first = await run.provision(check, logical_id=logical_id, init=SLOW_TO_STOP_INIT)
+    destroying = asyncio.create_task(run.client.destroy(first, ROLLING_UPDATE))
+    await asyncio.wait([destroying], timeout=RACE_DELAY_SECONDS)  # under way, or done
+    provisions = asyncio.gather(
+        *(run.provision(check, logical_id=logical_id, init=SLOW_TO_STOP_INIT) for _ in range(2))
+    )
+    try:
+        again, concurrent = await provisions
+    finally:
+        await destroying
+        run.live.discard(first)
+    _expect(again != first, f"Provision of {logical_id} during its Destroy returned {first}")
+    _expect(
+        concurrent == again,
+        f"two Provisions of {logical_id} during a Destroy gave {again} and {concurrent}",
+    )
+    found = await run.describe(check)
+    _expect(
+        [d.id for d in found] == [again],
+        f"after the Destroy of {first}, described {[d.id for d in found]}, want [{again!r}]",
+    )
+
+
 CheckFunction = Callable[[_Run], Awaitable[None]]
 _CHECKS: dict[str, CheckFunction] = {
     "handshake": _handshake,
@@ -387,6 +424,7 @@ _CHECKS: dict[str, CheckFunction] = {
     "unknown IDs are errors": _unknown_ids,
     "concurrent provisions": _concurrent_provisions,
     "idempotent provision by LogicalID": _idempotent_provision,
+    "provision racing a destroy": _provision_racing_destroy,
 }
 
 CHECK_NAMES: tuple[str, ...] = tuple(_CHECKS)
