@@ -166,6 +166,32 @@ def _claim_path(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+def _make_parents(directory: Path) -> list[Path]:
+    """Create ``directory`` and missing parents (mode 0700); return those created, deepest first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir(mode=0o700)
+            created.insert(0, path)
+    except OSError:
+        _remove_directories(created)
+        raise
+    return created
+
+
+def _remove_directories(directories: list[Path]) -> None:
+    """Remove the (empty) directories we created, deepest first; one in use is left."""
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
 class _PathLock:
     """Held while a daemon owns a socket path, so two daemons starting at once cannot both claim it.
 
@@ -225,18 +251,23 @@ class PluginServer:
         self._identity: tuple[int, int] | None = None
 
     async def start(self) -> None:
+        """Claim the path, bind and listen. On any failure nothing is left: no socket, no lock,
+        no directory this call created. Raises :class:`AddressInUse`, ``OSError`` (a path that
+        cannot be bound, ``chown`` or ``chmod`` refused) or ``LookupError`` (no such group)."""
         if self._runner is not None:
             raise RuntimeError("server already started")
-        parent = self.socket_path.parent
-        if not parent.exists():
-            parent.mkdir(mode=0o700, parents=True)
-        self._lock.acquire()
+        created = _make_parents(self.socket_path.parent)
         try:
-            await self._bind()
+            self._lock.acquire()
+            try:
+                await self._bind()
+            except BaseException:
+                self._lock.release()
+                raise
         except BaseException:
-            self._lock.release()
+            _remove_directories(created)
             raise
-        logger.info("listening on %s", self.socket_path)
+        logger.debug("bound %s", self.socket_path)
 
     async def _bind(self) -> None:
         _claim_path(self.socket_path)
@@ -253,15 +284,18 @@ class PluginServer:
                 await web.UnixSite(runner, str(self.socket_path)).start()
             finally:
                 os.umask(previous_umask)
+            status = self.socket_path.stat()
+            self._identity = (status.st_dev, status.st_ino)
             if self._socket_group is not None:
                 group = self._socket_group
                 numeric = isinstance(group, str) and group.isdigit()
                 shutil.chown(self.socket_path, group=int(group) if numeric else group)
             os.chmod(self.socket_path, self._socket_mode)
-            status = self.socket_path.stat()
-            self._identity = (status.st_dev, status.st_ino)
         except BaseException:
-            await runner.cleanup()
+            try:
+                await runner.cleanup()
+            finally:
+                self.remove_socket()
             raise
         self._runner = runner
 
