@@ -12,14 +12,15 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["name_map_keys"]
+__all__ = ["name_map_keys", "render_key"]
 
 _PATH = re.compile(r"`(\$[^`]*)`$")
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
-def _render_key(key: str) -> str:
+def render_key(key: str) -> str:
+    """One map key as a path segment: ``.name`` for an identifier, else ``["a.b"]``."""
     return f".{key}" if _IDENTIFIER.match(key) else f"[{msgspec.json.encode(key).decode()}]"
 
 
@@ -37,7 +38,7 @@ def _resolve(path: str, document: Any) -> str | None:
             key = next((k for k, v in node.items() if not isinstance(v, str)), None)
             if key is None:
                 return None
-            node, rendered = node[key], rendered + _render_key(key)
+            node, rendered = node[key], rendered + render_key(key)
         else:
             position = int(index)
             if not isinstance(node, list) or position >= len(node):

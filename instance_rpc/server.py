@@ -1,7 +1,9 @@
 """The HTTP side: an aiohttp app on a Unix socket, and the socket's life from bind to removal.
 
 - ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
-- ``GET /info/api.json``: the plugin's spec document.
+- ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec.
+- Any other method, or ``GET`` / ``HEAD`` of a path that is no document: ``405`` with an
+  ``Allow`` header naming what the path takes (RFC 9110 section 15.5.6), and a JSON-RPC error body.
 
 :class:`PluginServer` refuses to start over a live daemon's socket, removes a stale one, never
 removes anything that is not a socket, and removes its own socket when it closes.
@@ -19,6 +21,7 @@ import shutil
 import socket
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -35,6 +38,7 @@ __all__ = [
     "AddressInUse",
     "PluginServer",
     "create_app",
+    "documents",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,13 +73,23 @@ def _error_response(service: InstanceService, status: int, message: str) -> web.
     return _json_response(service.error_body(INVALID_REQUEST, message), status=status)
 
 
+def documents(service: InstanceService) -> dict[str, Callable[[], bytes]]:
+    """The documents the daemon serves to ``GET`` and ``HEAD``: path -> a function of the body.
+
+    Every path takes ``POST`` (JSON-RPC); these paths take ``GET`` and ``HEAD`` too.
+    """
+    info_body = service.info_bytes()
+    return {INFO_PATH: lambda: info_body}
+
+
 def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
     """The aiohttp application serving ``service``.
 
     Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
     an HTML error page.
     """
-    info_body = service.info_bytes()
+    served = documents(service)
+    known = ", ".join(served)
 
     async def rpc(request: web.Request) -> web.Response:
         if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
@@ -104,12 +118,20 @@ def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) ->
     async def route(request: web.Request) -> web.Response:
         if request.method == "POST":
             return await rpc(request)
+        document = served.get(request.path)
+        if document is not None and request.method in ("GET", "HEAD"):
+            return _json_response(document())
+        allowed = "GET, HEAD, POST" if document is not None else "POST"
         if request.method in ("GET", "HEAD"):
-            if request.path == INFO_PATH:
-                return _json_response(info_body)
-            return _error_response(service, 404, f"no such document: {request.path}")
-        message = f"method {request.method} not allowed: POST JSON-RPC, or GET {INFO_PATH}"
-        return _error_response(service, 405, message)
+            message = (
+                f"{request.method} {request.path}: no such document (documents: {known});"
+                " POST JSON-RPC requests to any path"
+            )
+        else:
+            message = f"method {request.method} not allowed on {request.path}; allowed: {allowed}"
+        answer = _error_response(service, 405, message)
+        answer.headers["Allow"] = allowed
+        return answer
 
     app = web.Application(client_max_size=max_body)
     app.router.add_route("*", "/{path:.*}", route)
@@ -142,6 +164,32 @@ def _claim_path(path: Path) -> None:
         raise AddressInUse(f"another daemon is already listening on {path}")
     logger.warning("removing stale socket %s", path)
     path.unlink(missing_ok=True)
+
+
+def _make_parents(directory: Path) -> list[Path]:
+    """Create ``directory`` and missing parents (mode 0700); return those created, deepest first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir(mode=0o700)
+            created.insert(0, path)
+    except OSError:
+        _remove_directories(created)
+        raise
+    return created
+
+
+def _remove_directories(directories: list[Path]) -> None:
+    """Remove the (empty) directories we created, deepest first; one in use is left."""
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 class _PathLock:
@@ -203,18 +251,23 @@ class PluginServer:
         self._identity: tuple[int, int] | None = None
 
     async def start(self) -> None:
+        """Claim the path, bind and listen. On any failure nothing is left: no socket, no lock,
+        no directory this call created. Raises :class:`AddressInUse`, ``OSError`` (a path that
+        cannot be bound, ``chown`` or ``chmod`` refused) or ``LookupError`` (no such group)."""
         if self._runner is not None:
             raise RuntimeError("server already started")
-        parent = self.socket_path.parent
-        if not parent.exists():
-            parent.mkdir(mode=0o700, parents=True)
-        self._lock.acquire()
+        created = _make_parents(self.socket_path.parent)
         try:
-            await self._bind()
+            self._lock.acquire()
+            try:
+                await self._bind()
+            except BaseException:
+                self._lock.release()
+                raise
         except BaseException:
-            self._lock.release()
+            _remove_directories(created)
             raise
-        logger.info("listening on %s", self.socket_path)
+        logger.debug("bound %s", self.socket_path)
 
     async def _bind(self) -> None:
         _claim_path(self.socket_path)
@@ -231,15 +284,18 @@ class PluginServer:
                 await web.UnixSite(runner, str(self.socket_path)).start()
             finally:
                 os.umask(previous_umask)
+            status = self.socket_path.stat()
+            self._identity = (status.st_dev, status.st_ino)
             if self._socket_group is not None:
                 group = self._socket_group
                 numeric = isinstance(group, str) and group.isdigit()
                 shutil.chown(self.socket_path, group=int(group) if numeric else group)
             os.chmod(self.socket_path, self._socket_mode)
-            status = self.socket_path.stat()
-            self._identity = (status.st_dev, status.st_ino)
         except BaseException:
-            await runner.cleanup()
+            try:
+                await runner.cleanup()
+            finally:
+                self.remove_socket()
             raise
         self._runner = runner
 

@@ -8,18 +8,24 @@ A spec document is what ``Instance.Provision`` carries as its ``Spec``::
 Every member is optional; unknown members are refused (a misspelt ``tags`` would otherwise be
 silently dropped). From JSON, ``Properties`` are kept as the exact bytes of the document, so
 ``1.50`` and integers beyond 64 bits reach the plugin unchanged. YAML is read as data (no tags
-that build objects) and its ``Properties`` are sent as the equivalent JSON.
+that build objects) and its ``Properties`` are sent as the equivalent JSON; where the wire wants a
+string, YAML 1.1's booleans, numbers, dates and nulls are refused (see :mod:`.specyaml`).
+
+A misplaced value is named by its path from the document's root, map keys included, in the form
+the daemon uses for the same mistake under ``$.Spec``: ``Expected `str`, got `int` - at
+`$.Tags.a```.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
-import yaml
 from msgspec import Raw
 
 from .errors import InstanceRPCError
+from .field_paths import name_map_keys
+from .specyaml import YAMLSpecError, load_yaml
 from .types import Attachment, Spec
 
 __all__ = ["SPEC_FIELDS", "Format", "SpecFileError", "format_of", "parse_properties", "parse_spec"]
@@ -76,14 +82,15 @@ def parse_spec(data: bytes, *, source: str = "<spec>", format: Format | None = N
     """Read a spec document. ``format`` ``None`` guesses from ``source``, then from the content.
 
     Raises :class:`SpecFileError` naming ``source`` and, for a misplaced value, its path
-    (``$.Tags.zone``).
+    (``$.Tags.zone``, ``$.Tags["a.b"]``).
     """
-    json_text = _as_json(data, source, format)
+    json_text = _as_json(data, source, format, spec=True)
     try:
         document = _SPEC_DECODER.decode(json_text)
     except msgspec.ValidationError as exc:
-        hint = f" (a spec has {', '.join(SPEC_FIELDS)})" if "unknown field" in str(exc) else ""
-        raise SpecFileError(f"{source}: {exc}{hint}") from None
+        message = name_map_keys(str(exc), json_text)
+        hint = f" (a spec has {', '.join(SPEC_FIELDS)})" if "unknown field" in message else ""
+        raise SpecFileError(f"{source}: {message}{hint}") from None
     except msgspec.DecodeError as exc:
         raise SpecFileError(f"{source}: {exc}") from None
     return document.to_spec()
@@ -93,16 +100,16 @@ def parse_properties(
     data: bytes, *, source: str = "<properties>", format: Format | None = None
 ) -> Raw:
     """Read a document that is a ``Properties`` value itself; return it as raw JSON."""
-    return _RAW_DECODER.decode(_as_json(data, source, format))
+    return _RAW_DECODER.decode(_as_json(data, source, format, spec=False))
 
 
-def _as_json(data: bytes, source: str, format: Format | None) -> bytes:
+def _as_json(data: bytes, source: str, format: Format | None, *, spec: bool) -> bytes:
     """The document as JSON bytes: JSON input unchanged, YAML input converted."""
     if not data.strip():
         raise SpecFileError(f"{source}: the document is empty")
     wanted = format or format_of(source)
     if wanted == "yaml":
-        return _yaml_to_json(data, source)
+        return _yaml_to_json(data, source, spec)
     try:
         _RAW_DECODER.decode(data)
     except msgspec.DecodeError as json_error:
@@ -110,7 +117,7 @@ def _as_json(data: bytes, source: str, format: Format | None) -> bytes:
         if wanted == "json":
             raise not_json from None
         try:
-            return _yaml_to_json(data, source)
+            return _yaml_to_json(data, source, spec)
         except SpecFileError:
             # Broken JSON is usually meant as JSON: say what is wrong with it as JSON.
             if data.lstrip().startswith((b"{", b"[")):
@@ -119,19 +126,8 @@ def _as_json(data: bytes, source: str, format: Format | None) -> bytes:
     return data
 
 
-def _yaml_to_json(data: bytes, source: str) -> bytes:
+def _yaml_to_json(data: bytes, source: str, spec: bool) -> bytes:
     try:
-        value: Any = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise SpecFileError(f"{source}: not valid JSON or YAML: {_yaml_reason(exc)}") from None
-    try:
-        return msgspec.json.encode(value)
-    except (TypeError, msgspec.EncodeError) as exc:
-        raise SpecFileError(f"{source}: a YAML value has no JSON equivalent: {exc}") from None
-
-
-def _yaml_reason(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        return f"{exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return " ".join(str(exc).split())
+        return msgspec.json.encode(load_yaml(data, spec=spec))
+    except YAMLSpecError as exc:
+        raise SpecFileError(f"{source}: {exc}") from None

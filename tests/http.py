@@ -17,6 +17,19 @@ async def post(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """Send ``body`` and return the status and the raw answer."""
+    status, _, answer = await exchange(socket_path, body, path=path, method=method, headers=headers)
+    return status, answer
+
+
+async def exchange(
+    socket_path: Path,
+    body: bytes | str,
+    *,
+    path: str = "/",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Send ``body`` and return the status, the response headers and the raw answer."""
     data = body.encode() if isinstance(body, str) else body
     sent_headers = {"Content-Type": "application/json"} if headers is None else headers
     connector = aiohttp.UnixConnector(path=str(socket_path))
@@ -24,7 +37,7 @@ async def post(
         aiohttp.ClientSession(connector=connector) as session,
         session.request(method, f"http://h{path}", data=data, headers=sent_headers) as response,
     ):
-        return response.status, await response.read()
+        return response.status, dict(response.headers), await response.read()
 
 
 async def call(socket_path: Path, method: str, params: Any, request_id: Any = 1) -> Any:

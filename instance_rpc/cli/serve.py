@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,13 @@ from ._app import LOG_LEVELS, fail, main
 
 __all__ = ["DEFAULT_PLUGIN", "serve"]
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_PLUGIN = "file"
+
+
+class StartupFailed(Exception):
+    """Start-up cannot go on; the message is the one line ``serve`` ends with."""
 
 
 def _configure_logging(level: str) -> None:
@@ -96,20 +103,61 @@ def state_options(
 
 
 def _backends(names: tuple[str, ...], dirs: tuple[str, ...], socket_name: str) -> dict[str, Plugin]:
-    """The first backend is the default (``Type: ""``); with several, each answers by name too."""
+    """The first backend is the default (``Type: ""``); with several, each answers by name too.
+
+    Raises :class:`StartupFailed`; the backends made before the failing one are closed first.
+    """
     unique = list(dict.fromkeys(names))
-    factories = {name: backend_factory(name) for name in unique}
+    factories = {name: _factory(name) for name in unique}
     parameters = {name: _parameters(factories[name]) for name in unique}
     takes_dir = [name for name in unique if "dir" in parameters[name]]
     options = state_options(takes_dir, dirs, socket_name)
     loaded: dict[str, Plugin] = {}
     for name in unique:
         accepted = {k: v for k, v in options.get(name, {}).items() if k in parameters[name]}
-        loaded[name] = factories[name](**accepted)
+        try:
+            loaded[name] = factories[name](**accepted)
+        except Exception as exc:
+            _close_backends(loaded.values())
+            raise StartupFailed(_backend_failure(name, exc)) from None
     backends: dict[str, Plugin] = {"": loaded[unique[0]]}
     if len(loaded) > 1:
         backends.update(loaded)
     return backends
+
+
+def _factory(name: str) -> Any:
+    try:
+        return backend_factory(name)
+    except (UnknownBackend, InstanceRPCError) as exc:
+        raise StartupFailed(str(exc)) from None
+    except Exception as exc:  # a backend module that fails as it is imported
+        raise StartupFailed(f"cannot load backend {name!r}: {_reason(exc)}") from None
+
+
+def _backend_failure(name: str, exc: Exception) -> str:
+    if isinstance(exc, InstanceRPCError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"backend {name!r}: cannot open the state directory: {exc.filename}: {_reason(exc)}"
+    return f"backend {name!r} failed to start: {_reason(exc)}"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _close_backends(backends: Iterable[Plugin]) -> None:
+    """Release what the backends hold (state directory locks); errors are logged, not raised."""
+    for backend in {id(b): b for b in backends}.values():
+        close = getattr(backend, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                logger.exception("closing backend %r failed", backend)
 
 
 @main.command()
@@ -187,33 +235,45 @@ def serve(
     try:
         mode = int(socket_mode, 8)
     except ValueError:
-        fail(f"--socket-mode must be octal, like 600: {socket_mode!r}")
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        fail(f"--socket-mode must be octal permissions from 0 to 777, like 600: {socket_mode!r}")
     names = plugin_names or (DEFAULT_PLUGIN,)
     _configure_logging(log_level)
     socket_path = _socket_path(socket, name, names[0])
+    backends: dict[str, Plugin] = {}
     try:
-        service = InstanceService(_backends(names, dirs, socket_path.name))
-    except UnknownBackend as exc:
-        fail(f"{exc}")
-    except InstanceRPCError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot open the state directory: {exc}")
-    server = PluginServer(
-        service,
-        socket_path,
-        socket_mode=mode,
-        socket_group=socket_group,
-        max_body=max_body,
-        shutdown_timeout=grace,
-    )
-    try:
+        backends = _backends(names, dirs, socket_path.name)
+        server = PluginServer(
+            InstanceService(backends),
+            socket_path,
+            socket_mode=mode,
+            socket_group=socket_group,
+            max_body=max_body,
+            shutdown_timeout=grace,
+        )
         eventloop.run(_run(server))
+    except StartupFailed as exc:
+        fail(str(exc))
     except InstanceRPCError as exc:
         fail(str(exc))
     except (OSError, LookupError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        fail(f"cannot listen on {server.socket_path}: {reason}")
+        fail(f"cannot listen on {socket_path}: {reason}")
+    finally:
+        _close_backends(backends.values())
+
+
+def _announce(server: PluginServer) -> None:
+    """The line that tells whoever started the daemon it is ready ("listening on PATH ...")."""
+    if sys.stdout is None:  # started with standard output closed: nobody to tell
+        return
+    types = ", ".join(t or "(default)" for t in server.service.type_names)
+    try:
+        click.echo(f"listening on {server.socket_path} (types: {types})")
+        sys.stdout.flush()
+    except OSError as exc:
+        raise StartupFailed(f"cannot write to standard output: {_reason(exc)}") from None
 
 
 async def _run(server: PluginServer) -> None:
@@ -229,13 +289,12 @@ async def _run(server: PluginServer) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    await server.start()
-    collector.settle_daemon()
-    types = ", ".join(t or "(default)" for t in server.service.type_names)
-    click.echo(f"listening on {server.socket_path} (types: {types})", err=False)
-    sys.stdout.flush()
     try:
+        await server.start()
+        collector.settle_daemon()
+        _announce(server)
+        logger.info("listening on %s", server.socket_path)
         await stop.wait()
-    finally:
         click.echo("stopping", err=True)
+    finally:
         await server.close()

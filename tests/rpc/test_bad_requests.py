@@ -16,7 +16,7 @@ import pytest
 from instance_rpc import PluginClient, Spec
 from instance_rpc.testing import running_server
 from plugins.memory import MemoryPlugin
-from tests.http import post
+from tests.http import exchange, post
 
 PARSE, INVALID_REQUEST, NO_METHOD, BAD_PARAMS, SERVER = -32700, -32600, -32601, -32602, -32000
 
@@ -203,20 +203,45 @@ async def test_an_oversized_batch_is_refused(sock_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "status", "message"),
+    ("method", "path", "allow", "message"),
     [
-        ("GET", "/", 404, "no such document"),
-        ("GET", "/info/nothing", 404, "no such document"),
-        ("PUT", "/", 405, "method PUT not allowed"),
-        ("DELETE", "/info/api.json", 405, "not allowed"),
+        ("GET", "/", "POST", "GET /: no such document (documents: /info/api.json)"),
+        ("GET", "/info/nothing", "POST", "GET /info/nothing: no such document"),
+        ("GET", "/info/api.json/", "POST", "no such document"),
+        ("PUT", "/", "POST", "method PUT not allowed on /; allowed: POST"),
+        ("DELETE", "/info/api.json", "GET, HEAD, POST", "allowed: GET, HEAD, POST"),
+        ("PATCH", "/rpc", "POST", "method PATCH not allowed on /rpc"),
+        ("OPTIONS", "/info/api.json", "GET, HEAD, POST", "method OPTIONS not allowed"),
     ],
 )
-async def test_wrong_http_method_or_path(
-    daemon: tuple[Path, MemoryPlugin], method: str, path: str, status: int, message: str
+async def test_a_method_a_path_does_not_take_is_405_with_allow(
+    daemon: tuple[Path, MemoryPlugin], method: str, path: str, allow: str, message: str
 ) -> None:
-    await expect_error(
-        daemon[0], b"", INVALID_REQUEST, message, status=status, method=method, path=path
+    status, headers, answer = await exchange(daemon[0], b"", method=method, path=path)
+    assert (status, headers["Allow"]) == (405, allow)
+    error = json.loads(answer)["error"]
+    assert error["code"] == INVALID_REQUEST
+    assert message in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/", "/info", "/metrics"])
+async def test_head_of_a_path_that_is_no_document_is_405(
+    daemon: tuple[Path, MemoryPlugin], path: str
+) -> None:
+    status, headers, answer = await exchange(daemon[0], b"", method="HEAD", path=path)
+    assert (status, headers["Allow"], answer) == (405, "POST", b"")
+    assert headers["Content-Type"].startswith("application/json")
+
+
+async def test_documents_take_get_and_head(daemon: tuple[Path, MemoryPlugin]) -> None:
+    status, headers, body = await exchange(daemon[0], b"", method="GET", path="/info/api.json")
+    assert status == 200
+    assert {"Name": "Instance", "Version": "0.6.0", "Sub": ""} in json.loads(body)["Implements"]
+    status, head_headers, empty = await exchange(
+        daemon[0], b"", method="HEAD", path="/info/api.json"
     )
+    assert (status, empty) == (200, b"")
+    assert head_headers["Content-Length"] == headers["Content-Length"] == str(len(body))
 
 
 async def test_wrong_content_type_is_refused(daemon: tuple[Path, MemoryPlugin]) -> None:
