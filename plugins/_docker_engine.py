@@ -29,6 +29,7 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 """The engine's address when neither ``--docker-host`` nor ``DOCKER_HOST`` says otherwise."""
 
 _T = TypeVar("_T")
+_AIODOCKER_CANNOT_CONNECT = 900  # the status aiodocker gives a connection failure
 
 
 class EngineMissing(PluginError):
@@ -85,13 +86,16 @@ class Engine:
         try:
             return await call(self._client())
         except self._aiodocker.DockerError as exc:
-            message = str(exc.message).strip() or f"HTTP status {exc.status}"
+            if exc.status == _AIODOCKER_CANNOT_CONNECT:
+                raise self._unreachable(what, exc.__context__ or exc) from None
+            message = " ".join(str(exc.message).split()) or f"HTTP status {exc.status}"
             raise EngineError(f"{what}: {message}", int(exc.status)) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise EngineError(
-                f"{what}: docker engine at {self.url} is unreachable: {reason}", 0
-            ) from None
+            raise self._unreachable(what, exc) from None
+
+    def _unreachable(self, what: str, exc: BaseException) -> EngineError:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return EngineError(f"{what}: docker engine at {self.url} is unreachable: {reason}", 0)
 
     async def ensure_image(self, image: str, pull: str) -> None:
         """Pull ``image`` always, when missing, or never (``pull``: always/missing/never)."""

@@ -37,7 +37,8 @@ def container_body(
     spec: Spec, typed: DockerProperties, plain: dict[str, Any], owner: str
 ) -> tuple[dict[str, Any], list[Network]]:
     """The create body (``Config`` with ``HostConfig`` and the labels) and the networks to
-    connect. Fields of ``Config``/``HostConfig`` this backend does not type pass through."""
+    create when missing; the first is the ``NetworkMode`` unless one is set, the others are to
+    be connected before the start. Untyped fields of ``Config``/``HostConfig`` pass through."""
     body: dict[str, Any] = dict(plain["Config"])
     labels: dict[str, str] = {**(typed.Config.Labels or {}), **(typed.Tags or {}), **spec.tags}
     labels[OWNER] = owner
@@ -60,8 +61,13 @@ def container_body(
             networks.append(Network(attachment.id))
     if binds:
         host["Binds"] = binds
+    networks = list(dict.fromkeys(networks))
+    if networks and not host.get("NetworkMode"):
+        # Joined at creation rather than connected later: an engine without its default bridge
+        # (dockerd --bridge=none) leaves stale endpoints of a "default" container behind.
+        host["NetworkMode"] = networks[0].name
     body["HostConfig"] = host
-    return body, list(dict.fromkeys(networks))
+    return body, networks
 
 
 class _View(msgspec.Struct):

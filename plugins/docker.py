@@ -101,14 +101,16 @@ class DockerPlugin:
         await self._engine.ensure_image(typed.Config.Image, typed.Pull)
         for network in networks:
             await self._engine.ensure_network(network.name, network.driver, network.internal)
+        mode = body["HostConfig"].get("NetworkMode")
+        connect = [n.name for n in networks if n.name != mode]
         if spec.logical_id is None:
-            return await self._create(body, None, [n.name for n in networks])
+            return await self._create(body, None, connect)
         # The engine's unique names are what make one container per LogicalID; the lock only
         # spares this daemon's own concurrent Provisions a round of conflicts.
         lock = self._provisioning.setdefault(spec.logical_id, asyncio.Lock())
         try:
             async with lock:
-                return await self._create_named(body, spec.logical_id, [n.name for n in networks])
+                return await self._create_named(body, spec.logical_id, connect)
         finally:
             if not lock.locked():
                 self._provisioning.pop(spec.logical_id, None)
