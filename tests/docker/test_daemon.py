@@ -73,8 +73,8 @@ async def test_two_daemons_on_one_engine_never_touch_each_others_containers(
         running_daemon(*serve_args(engine, sock_dir, "two")) as two,
     ):
         async with PluginClient(one.socket_path) as a, PluginClient(two.socket_path) as b:
-            mine = await a.provision(spec)
-            theirs = await b.provision(spec)
+            mine = str(await a.provision(spec))
+            theirs = str(await b.provision(spec))
             assert [d.id for d in await a.describe_instances({"app": "same"})] == [mine]
             assert [d.id for d in await b.describe_instances({})] == [theirs]
             with pytest.raises(PluginError, match=f"instance not found: {theirs}"):
@@ -93,7 +93,7 @@ async def test_a_daemon_restart_loses_nothing(engine: Engine, sock_dir: Path) ->
     spec = Spec(properties=props(engine), tags={"app": "r"}, logical_id="r-1")
     with running_daemon(*args) as first:
         async with PluginClient(first.socket_path) as plugin:
-            instance = await plugin.provision(spec)
+            instance = str(await plugin.provision(spec))
             await plugin.label(instance, {"owner": "me"})
             before = await plugin.describe_instances({}, properties=True)
     with running_daemon(*args) as second:
