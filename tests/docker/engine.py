@@ -79,12 +79,17 @@ class Engine:
         return (self.root / "dockerd.log").read_text(errors="replace")
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, timeout: float = 60.0
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        timeout: float = 60.0,
+        content_type: str = "application/json",
     ) -> tuple[int, bytes]:
         """One Engine API call; its status and body."""
         connection = _UnixConnection(str(self.socket_path), timeout)
         try:
-            headers = {"Content-Type": "application/x-tar" if body else "application/json"}
+            headers = {"Content-Type": content_type}
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             return response.status, response.read()
@@ -142,23 +147,41 @@ def _wait_ready(engine: Engine) -> None:
 def import_image(engine: Engine) -> None:
     """``docker import`` of the busybox root filesystem, as :data:`IMAGE`."""
     query = f"fromSrc=-&repo={quote(IMAGE_REPOSITORY)}&tag=latest"
-    status, body = engine.request("POST", f"/images/create?{query}", _rootfs_tar())
+    tar = _rootfs_tar()
+    status, body = engine.request("POST", f"/images/create?{query}", tar, 120, "application/x-tar")
     if status != 200 or b'"error"' in body:
         raise EngineUnavailable(f"cannot import the test image: {status} {body!r}")
 
 
-def clean(engine: Engine) -> None:
-    """Remove every container and user-defined network (a bridge network is a host interface)."""
+def clean(engine: Engine) -> list[str]:
+    """Remove every container and user-defined network (a bridge network is a host interface,
+    which outlives dockerd); return the IDs of those networks."""
     for container in engine.json("GET", "/containers/json?all=1"):
         engine.request("DELETE", f"/containers/{container['Id']}?force=1&v=1")
-    for network in engine.json("GET", "/networks"):
-        if network["Name"] not in _PREDEFINED_NETWORKS:
-            engine.request("DELETE", f"/networks/{network['Id']}")
+    networks = [
+        n["Id"] for n in engine.json("GET", "/networks") if n["Name"] not in _PREDEFINED_NETWORKS
+    ]
+    for network_id in networks:
+        for endpoint in engine.json("GET", f"/networks/{network_id}").get("Containers") or {}:
+            body = json.dumps({"Container": endpoint, "Force": True}).encode()
+            engine.request("POST", f"/networks/{network_id}/disconnect", body)
+        engine.request("DELETE", f"/networks/{network_id}")
+    return networks
+
+
+def _remove_bridges(network_ids: list[str]) -> None:
+    """Host interfaces of this engine's bridge networks still there after it stopped."""
+    present = set(os.listdir("/sys/class/net"))
+    for network_id in network_ids:
+        bridge = f"br-{network_id[:12]}"
+        if bridge in present:
+            subprocess.run(["ip", "link", "delete", bridge], check=False, capture_output=True)
 
 
 def _stop(engine: Engine) -> None:
+    networks: list[str] = []
     with contextlib.suppress(Exception):
-        clean(engine)
+        networks = clean(engine)
     process = engine.process
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -171,6 +194,7 @@ def _stop(engine: Engine) -> None:
     pid_file = engine.root / "x" / "containerd" / "containerd.pid"
     with contextlib.suppress(OSError, ValueError):
         os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+    _remove_bridges(networks)
 
 
 @contextlib.contextmanager
