@@ -32,6 +32,7 @@ ENTRY_POINT_GROUP = "instance_rpc.plugins"
 
 # Shipped backends, found even when the package runs from a source tree (no entry points).
 _BUILTIN: dict[str, str] = {
+    "docker": "plugins.docker:DockerPlugin",
     "file": "plugins.file:FilePlugin",
     "memory": "plugins.memory:MemoryPlugin",
     "process": "plugins.process:ProcessPlugin",

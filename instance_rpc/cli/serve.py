@@ -102,8 +102,17 @@ def state_options(
     return options
 
 
-def _backends(names: tuple[str, ...], dirs: tuple[str, ...], socket_name: str) -> dict[str, Plugin]:
+def _backends(
+    names: tuple[str, ...],
+    dirs: tuple[str, ...],
+    socket_name: str,
+    offered: dict[str, Any] | None = None,
+) -> dict[str, Plugin]:
     """The first backend is the default (``Type: ""``); with several, each answers by name too.
+
+    Each factory gets the keyword options it accepts: its state directory (``dir`` or ``name``),
+    its ``name`` (the socket's, or ``<socket>/<backend>`` with several), and each of ``offered``
+    (options of ``serve`` such as ``docker_host``; one that no backend accepts is refused).
 
     Raises :class:`StartupFailed`; the backends made before the failing one are closed first.
     """
@@ -112,9 +121,15 @@ def _backends(names: tuple[str, ...], dirs: tuple[str, ...], socket_name: str) -
     parameters = {name: _parameters(factories[name]) for name in unique}
     takes_dir = [name for name in unique if "dir" in parameters[name]]
     options = state_options(takes_dir, dirs, socket_name)
+    extra = offered or {}
+    for option in extra:
+        if not any(option in parameters[name] for name in unique):
+            fail(f"--{option.replace('_', '-')}: no served backend takes it")
     loaded: dict[str, Plugin] = {}
     for name in unique:
-        accepted = {k: v for k, v in options.get(name, {}).items() if k in parameters[name]}
+        own = f"{socket_name}/{name}" if len(unique) > 1 else socket_name
+        given = {"name": own, **extra, **options.get(name, {})}
+        accepted = {k: v for k, v in given.items() if k in parameters[name]}
         try:
             loaded[name] = factories[name](**accepted)
         except Exception as exc:
@@ -209,6 +224,12 @@ def _close_backends(backends: Iterable[Plugin]) -> None:
     type=click.IntRange(min=1024),
     help="Largest request body, in bytes.",
 )
+@click.option(
+    "--docker-host",
+    metavar="URL",
+    help="Docker engine of the docker backend. Default: $DOCKER_HOST, "
+    "else unix:///var/run/docker.sock.",
+)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 def serve(
     socket: str | None,
@@ -219,6 +240,7 @@ def serve(
     socket_group: str | None,
     grace: float,
     max_body: int,
+    docker_host: str | None,
     log_level: str,
 ) -> None:
     """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
@@ -229,6 +251,7 @@ def serve(
       instance-rpc serve --plugin file --dir ./instances
       instance-rpc serve --name local --plugin file --plugin process
       instance-rpc serve --name local --plugin memory --log-level debug
+      instance-rpc serve --plugin docker --docker-host unix:///run/docker.sock
     """
     if socket is not None and name is not None:
         fail("give --socket or --name, not both")
@@ -243,7 +266,8 @@ def serve(
     socket_path = _socket_path(socket, name, names[0])
     backends: dict[str, Plugin] = {}
     try:
-        backends = _backends(names, dirs, socket_path.name)
+        offered = {} if docker_host is None else {"docker_host": docker_host}
+        backends = _backends(names, dirs, socket_path.name, offered)
         server = PluginServer(
             InstanceService(backends),
             socket_path,

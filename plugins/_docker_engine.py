@@ -1,0 +1,175 @@
+"""The Docker engine as the ``docker`` backend sees it: a few Engine API calls over aiodocker,
+with every failure turned into one :class:`EngineError` line.
+
+aiodocker is imported when the first :class:`Engine` is made, so the backend's module imports
+without it; a missing aiodocker is :class:`EngineMissing`, naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+
+from instance_rpc.errors import PluginError
+
+__all__ = [
+    "DEFAULT_DOCKER_HOST",
+    "Engine",
+    "EngineError",
+    "EngineMissing",
+    "docker_host",
+    "label_filters",
+]
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+"""The engine's address when neither ``--docker-host`` nor ``DOCKER_HOST`` says otherwise."""
+
+_T = TypeVar("_T")
+_AIODOCKER_CANNOT_CONNECT = 900  # the status aiodocker gives a connection failure
+
+
+class EngineMissing(PluginError):
+    """aiodocker is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__("the docker backend needs aiodocker: pip install 'instance-rpc[docker]'")
+
+
+class EngineError(PluginError):
+    """The engine refused a call (``status`` is its HTTP status) or could not be reached
+    (``status`` 0)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message, data={"engine_status": status})
+        self.status = status
+
+
+def docker_host(url: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """``url``, else ``$DOCKER_HOST``, else ``unix:///var/run/docker.sock``."""
+    env = os.environ if environ is None else environ
+    return url or env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+
+
+def label_filters(labels: Mapping[str, str]) -> dict[str, list[str]]:
+    """The Engine API's ``filters`` for containers carrying all ``labels`` (``label=k=v``)."""
+    return {"label": [f"{key}={value}" for key, value in labels.items()]}
+
+
+class Engine:
+    """One engine at ``url``; its HTTP session is made on first use, in the running loop."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self._aiodocker: Any = importlib.import_module("aiodocker")
+        except ImportError:
+            raise EngineMissing() from None
+        self.url = url
+        self._docker: Any = None
+
+    def _client(self) -> Any:
+        if self._docker is None:
+            self._docker = self._aiodocker.Docker(url=self.url)
+        return self._docker
+
+    async def close(self) -> None:
+        docker, self._docker = self._docker, None
+        if docker is not None:
+            await docker.close()
+
+    async def _call(self, what: str, call: Callable[[Any], Awaitable[_T]]) -> _T:
+        """Run ``call(client)``; the engine's refusal or absence becomes an :class:`EngineError`
+        whose message starts with ``what``."""
+        try:
+            return await call(self._client())
+        except self._aiodocker.DockerError as exc:
+            if exc.status == _AIODOCKER_CANNOT_CONNECT:
+                raise self._unreachable(what, exc.__context__ or exc) from None
+            message = " ".join(str(exc.message).split()) or f"HTTP status {exc.status}"
+            raise EngineError(f"{what}: {message}", int(exc.status)) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise self._unreachable(what, exc) from None
+
+    def _unreachable(self, what: str, exc: BaseException) -> EngineError:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return EngineError(f"{what}: docker engine at {self.url} is unreachable: {reason}", 0)
+
+    async def ensure_image(self, image: str, pull: str) -> None:
+        """Pull ``image`` always, when missing, or never (``pull``: always/missing/never)."""
+        if pull != "always":
+            try:
+                await self._call(f"inspect image {image}", lambda d: d.images.inspect(image))
+                return
+            except EngineError as exc:
+                if exc.status != 404 or pull == "never":
+                    raise
+        await self._call(f"pull image {image}", lambda d: d.images.pull(image))
+
+    async def create(self, body: dict[str, Any], name: str | None) -> str:
+        container = await self._call(
+            "create container", lambda d: d.containers.create(body, name=name)
+        )
+        return str(container.id)
+
+    async def start(self, container_id: str) -> None:
+        await self._call(
+            f"start container {container_id[:12]}",
+            lambda d: d.containers.container(container_id).start(),
+        )
+
+    async def inspect(self, container_id: str) -> dict[str, Any]:
+        """The container's inspect document; :class:`EngineError` with status 404 if gone."""
+        shown: dict[str, Any] = await self._call(
+            f"inspect container {container_id[:12]}",
+            lambda d: d.containers.container(container_id).show(),
+        )
+        return shown
+
+    async def list(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Every container (running or not) carrying all ``labels``: filtered by the engine."""
+        filters = label_filters(labels)
+
+        async def listed(docker: Any) -> list[dict[str, Any]]:
+            found = await docker.containers.list(all=True, filters=filters)
+            return [dict(container._container) for container in found]
+
+        return await self._call("list containers", listed)
+
+    async def stop(self, container_id: str, seconds: int) -> None:
+        """SIGTERM (or the image's stop signal), then SIGKILL after ``seconds``."""
+        await self._call(
+            f"stop container {container_id[:12]}",
+            lambda d: d.containers.container(container_id).stop(t=seconds, timeout=None),
+        )
+
+    async def remove(self, container_id: str) -> None:
+        """Remove the container and its anonymous volumes."""
+        await self._call(
+            f"remove container {container_id[:12]}",
+            lambda d: d.containers.container(container_id).delete(force=True, v=True),
+        )
+
+    async def ensure_network(self, name: str, driver: str, internal: bool) -> None:
+        """Create the network ``name`` unless the engine has it."""
+        try:
+            await self._call(f"inspect network {name}", lambda d: d.networks.get(name))
+            return
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
+        body = {"Name": name, "Driver": driver, "Internal": internal, "CheckDuplicate": True}
+        try:
+            await self._call(f"create network {name}", lambda d: d.networks.create(body))
+        except EngineError as exc:
+            if exc.status != 409:  # made meanwhile by someone else: fine
+                raise
+
+    async def connect(self, network: str, container_id: str) -> None:
+        async def connect(docker: Any) -> None:
+            found = await docker.networks.get(network)
+            await found.connect({"Container": container_id})
+
+        await self._call(f"connect container {container_id[:12]} to network {network}", connect)

@@ -1,0 +1,153 @@
+"""``instance-rpc serve --plugin docker`` as a real daemon on the private engine: the conformance
+suite, two daemons on one engine, a restart, errors on the wire, and the missing extra."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from instance_rpc import TERMINATION, PluginClient, Spec
+from instance_rpc.errors import PluginError
+from instance_rpc.testing.conformance import CHECK_NAMES
+from plugins._docker_labels import OWNER
+from tests.daemon import Daemon, run_cli, running_daemon
+from tests.docker.conftest import props
+from tests.docker.engine import Engine
+
+
+def serve_args(engine: Engine, where: Path, name: str) -> list[str]:
+    return [
+        "--socket",
+        str(where / name),
+        "--plugin",
+        "docker",
+        "--docker-host",
+        engine.host,
+        "--dir",
+        str(where / f"{name}.state"),
+        "--log-level",
+        "warning",
+    ]
+
+
+@pytest.fixture
+def daemon(engine: Engine, sock_dir: Path) -> Iterator[Daemon]:
+    with running_daemon(*serve_args(engine, sock_dir, "d")) as running:
+        yield running
+
+
+def test_conformance_passes_against_the_docker_backend(
+    engine: Engine, daemon: Daemon, sock_dir: Path
+) -> None:
+    properties = sock_dir / "props.json"
+    properties.write_text(json.dumps(props(engine)))
+    bad = sock_dir / "bad.json"
+    bad.write_text(json.dumps({"Config": {"Image": 1}}))
+    done = run_cli(
+        "conformance",
+        str(daemon.socket_path),
+        "--properties",
+        str(properties),
+        "--bad-properties",
+        str(bad),
+        timeout=300,
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout + done.stderr + daemon.log()
+    assert lines[-1] == f"{len(CHECK_NAMES) + 1} passed, 0 failed"
+    assert all(line.startswith("PASS  ") for line in lines[:-1]), done.stdout
+
+
+async def test_two_daemons_on_one_engine_never_touch_each_others_containers(
+    engine: Engine, sock_dir: Path, docker: Any
+) -> None:
+    spec = Spec(properties=props(engine), tags={"app": "same"})
+    with (
+        running_daemon(*serve_args(engine, sock_dir, "one")) as one,
+        running_daemon(*serve_args(engine, sock_dir, "two")) as two,
+    ):
+        async with PluginClient(one.socket_path) as a, PluginClient(two.socket_path) as b:
+            mine = str(await a.provision(spec))
+            theirs = str(await b.provision(spec))
+            assert [d.id for d in await a.describe_instances({"app": "same"})] == [mine]
+            assert [d.id for d in await b.describe_instances({})] == [theirs]
+            with pytest.raises(PluginError, match=f"instance not found: {theirs}"):
+                await a.destroy(theirs, TERMINATION)
+            with pytest.raises(PluginError, match="instance not found"):
+                await a.label(theirs, {"x": "y"})
+            await b.destroy(theirs, TERMINATION)
+            assert [d.id for d in await a.describe_instances({})] == [mine]
+            listed = await docker.containers.list(all=True, filters={"label": [f"{OWNER}=one"]})
+            assert [c.id for c in listed] == [mine]
+            await a.destroy(mine, TERMINATION)
+
+
+async def test_a_daemon_restart_loses_nothing(engine: Engine, sock_dir: Path) -> None:
+    args = serve_args(engine, sock_dir, "r")
+    spec = Spec(properties=props(engine), tags={"app": "r"}, logical_id="r-1")
+    with running_daemon(*args) as first:
+        async with PluginClient(first.socket_path) as plugin:
+            instance = str(await plugin.provision(spec))
+            await plugin.label(instance, {"owner": "me"})
+            before = await plugin.describe_instances({}, properties=True)
+    with running_daemon(*args) as second:
+        async with PluginClient(second.socket_path) as plugin:
+            after = await plugin.describe_instances({}, properties=True)
+            assert [d.fingerprint() for d in after] == [d.fingerprint() for d in before]
+            assert after[0].tags == {"app": "r", "owner": "me"}
+            assert await plugin.provision(spec) == instance  # the engine is the state
+            await plugin.destroy(instance, TERMINATION)
+
+
+async def test_engine_errors_reach_the_caller_as_server_errors(
+    engine: Engine, daemon: Daemon, sock_dir: Path
+) -> None:
+    async with PluginClient(daemon.socket_path) as plugin:
+        with pytest.raises(PluginError) as raised:
+            await plugin.provision(Spec(properties={"Config": {"Image": "nope/none:1"}}))
+        assert raised.value.code == -32000
+        assert "nope/none" in raised.value.message
+        with pytest.raises(PluginError) as raised:
+            await plugin.validate({"Config": {"Image": 1}})
+        assert raised.value.message == (
+            "invalid Properties: Expected `str`, got `int` - at `$.Config.Image`"
+        )
+    nowhere = f"unix://{sock_dir}/none.sock"
+    args = ["--socket", str(sock_dir / "n"), "--plugin", "docker", "--docker-host", nowhere]
+    with running_daemon(*args, "--dir", str(sock_dir / "n.state")) as away:
+        async with PluginClient(away.socket_path) as plugin:
+            with pytest.raises(PluginError) as raised:
+                await plugin.describe_instances({})
+    assert raised.value.code == -32000
+    assert f"docker engine at {nowhere} is unreachable" in raised.value.message
+
+
+def test_docker_host_without_a_backend_that_takes_it_is_refused(sock_dir: Path) -> None:
+    done = run_cli("serve", "--socket", str(sock_dir / "s"), "--plugin", "memory",
+                   "--docker-host", "unix:///x.sock")  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("--docker-host: no served backend takes it")
+
+
+def test_without_aiodocker_serve_names_the_extra(sock_dir: Path) -> None:
+    hide_aiodocker = "import sys; sys.modules['aiodocker'] = None; "
+    command = [sys.executable, "-c", hide_aiodocker + "from instance_rpc.cli import main; main()"]
+    args = ["serve", "--socket", str(sock_dir / "s"), "--plugin", "docker"]
+    done = subprocess.run(
+        [*command, *args, "--dir", str(sock_dir / "st")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "pip install 'instance-rpc[docker]'" in lines[0]
+    assert not (sock_dir / "s").exists()
