@@ -18,12 +18,17 @@ from pathlib import Path
 from aiohttp import web
 
 from .connection_limits import ConnectionPool
+from .errors import InstanceRPCError
 from .listen_files import ListenFile, listen_file_for
 from .listeners import GuardedSite, ListenAddress, bind_tcp, check_plain_tcp
 
-__all__ = ["RemoteAccess"]
+__all__ = ["ListenerFailed", "RemoteAccess"]
 
 logger = logging.getLogger(__name__)
+
+
+class ListenerFailed(InstanceRPCError):
+    """A TCP address that cannot be bound (in use, not this host's, not permitted)."""
 
 
 class RemoteAccess:
@@ -92,10 +97,16 @@ class RemoteAccess:
     ) -> None:
         """Bind and serve every address, then write ``<socket_path>.listen``.
 
-        Raises OSError when an address cannot be bound (nothing is then advertised).
+        Raises :class:`ListenerFailed` when an address cannot be bound (nothing is then advertised).
         """
         for address in self.addresses:
-            sock = bind_tcp(address)
+            try:
+                sock = bind_tcp(address)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise ListenerFailed(
+                    f"cannot listen on {address.url(self.secure)}: {reason}"
+                ) from exc
             try:
                 bound = address.with_port(sock.getsockname()[1])
                 site = GuardedSite(

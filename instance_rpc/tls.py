@@ -53,6 +53,10 @@ def server_context(
     if client_ca is not None:
         _load_ca(context, client_ca)
         context.verify_mode = ssl.CERT_REQUIRED
+        # TLS 1.3 checks a client's certificate after the client has finished its handshake and
+        # sent its request, and asyncio drops the alert: a refused client would only see a reset
+        # after sending. TLS 1.2 refuses it inside the handshake, before any request leaves it.
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 
@@ -93,11 +97,17 @@ _REASONS = (
 )
 
 
+_REFUSED = (
+    "TLS: the daemon refused the handshake (no client certificate, or one signed by a CA it "
+    "does not trust)"
+)
+
+
 def _ssl_error(exc: BaseException | None) -> ssl.SSLError | None:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, ssl.SSLError):
+        if isinstance(exc, ssl.SSLError) and not isinstance(exc, aiohttp.ClientError):
             return exc
         certificate_error = getattr(exc, "certificate_error", None)
         if isinstance(certificate_error, ssl.SSLError):
@@ -118,6 +128,12 @@ def tls_failure_reason(exc: BaseException) -> str | None:
     if error is None:
         if isinstance(exc, aiohttp.ClientSSLError):
             return f"TLS failure: {exc}"
+        if (
+            isinstance(exc, aiohttp.ClientConnectorError)
+            and exc.ssl is not False
+            and isinstance(exc.os_error, ConnectionResetError | ConnectionAbortedError)
+        ):
+            return _REFUSED
         return None
     text = str(error.reason or "")
     detail = getattr(error, "verify_message", None) or text.replace("_", " ").lower()

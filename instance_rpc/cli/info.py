@@ -8,6 +8,7 @@ import msgspec
 from ..wire import PluginInfo
 from ._app import main
 from ._common import NAME_HELP, call_plugin, help_with
+from ._tls import TLS_HELP, tls_options
 
 __all__ = ["info", "render_info"]
 
@@ -44,7 +45,8 @@ def render_info(document: PluginInfo) -> str:
     show_default=True,
     help="json: the document itself, as GET /info/api.json serves it.",
 )
-@help_with(NAME_HELP)
+@help_with(NAME_HELP, TLS_HELP)
+@tls_options
 def info(name: str, output: str) -> None:
     """Show what a plugin says about itself.
 

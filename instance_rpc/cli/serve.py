@@ -22,6 +22,7 @@ from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
 from ._app import LOG_LEVELS, fail, main
+from ._network_options import connection_limits, network_options, remote_access
 
 __all__ = ["DEFAULT_PLUGIN", "serve"]
 
@@ -162,6 +163,7 @@ def _backends(names: tuple[str, ...], dirs: tuple[str, ...], socket_name: str) -
     help="Largest request body, in bytes.",
 )
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@network_options
 def serve(
     socket: str | None,
     name: str | None,
@@ -172,6 +174,7 @@ def serve(
     grace: float,
     max_body: int,
     log_level: str,
+    **network: Any,
 ) -> None:
     """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
 
@@ -181,6 +184,8 @@ def serve(
       instance-rpc serve --plugin file --dir ./instances
       instance-rpc serve --name local --plugin file --plugin process
       instance-rpc serve --name local --plugin memory --log-level debug
+      instance-rpc serve --listen tcp://0.0.0.0:8443 --tls-cert d.pem --tls-key d.key \\
+        --tls-client-ca ca.pem
     """
     if socket is not None and name is not None:
         fail("give --socket or --name, not both")
@@ -190,6 +195,7 @@ def serve(
         fail(f"--socket-mode must be octal, like 600: {socket_mode!r}")
     names = plugin_names or (DEFAULT_PLUGIN,)
     _configure_logging(log_level)
+    remote = remote_access(network)
     socket_path = _socket_path(socket, name, names[0])
     try:
         service = InstanceService(_backends(names, dirs, socket_path.name))
@@ -206,6 +212,8 @@ def serve(
         socket_group=socket_group,
         max_body=max_body,
         shutdown_timeout=grace,
+        remote=remote,
+        limits=connection_limits(network),
     )
     try:
         eventloop.run(_run(server))
@@ -233,6 +241,8 @@ async def _run(server: PluginServer) -> None:
     collector.settle_daemon()
     types = ", ".join(t or "(default)" for t in server.service.type_names)
     click.echo(f"listening on {server.socket_path} (types: {types})", err=False)
+    for url in server.remote.urls():
+        click.echo(f"listening on {url}")
     sys.stdout.flush()
     try:
         await stop.wait()
