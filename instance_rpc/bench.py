@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from ssl import SSLContext
 
 from .client import PluginClient
 from .errors import InstanceRPCError
@@ -174,12 +175,13 @@ async def run_load(
     seed: int = 0,
     keep: bool = False,
     plugins_dir: Path | None = None,
+    ssl: SSLContext | None = None,
 ) -> LoadReport:
     """Call the plugin at ``target`` with ``method`` from ``concurrency`` tasks for ``duration``
-    seconds; then destroy the instances the run created unless ``keep``."""
+    seconds; then destroy the instances the run created unless ``keep``. ``ssl``: for HTTPS."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}: {method!r}")
-    async with PluginClient(target, plugins_dir=plugins_dir) as client:
+    async with PluginClient(target, plugins_dir=plugins_dir, ssl=ssl) as client:
         await client.handshake()
         workload = _Workload(client, method, seed)
         deadline = time.perf_counter() + duration

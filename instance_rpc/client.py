@@ -1,9 +1,11 @@
 """PluginClient: a remote Instance plugin that callers use exactly like a local one.
 
-One aiohttp session per client over a ``UnixConnector``; requests are built with jsonrpcclient,
-bodies encoded with msgspec and responses read as Go clients read them (:mod:`.responses`), so
-``Properties`` stay raw JSON. The handshake runs once, lazily, before the first Instance call:
-``Handshake.Hello`` (0.6.1-era plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
+One aiohttp session per client over a ``UnixConnector``, or a ``TCPConnector`` for a plugin on
+TCP (``tcp://``/``https://`` targets and ``.listen`` discovery entries, see
+:mod:`instance_rpc.endpoints`); requests are built with jsonrpcclient, bodies encoded with msgspec
+and responses read as Go clients read them (:mod:`.responses`), so ``Properties`` stay raw JSON.
+The handshake runs once, lazily, before the first Instance call: ``Handshake.Hello`` (0.6.1-era
+plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import os
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +25,7 @@ import jsonrpcclient
 import msgspec
 
 from . import collector, delivery, handshake
-from .discovery import resolve
+from .endpoints import resolve_endpoint
 from .errors import (
     METHOD_NOT_FOUND,
     SERVER_ERROR,
@@ -34,6 +37,7 @@ from .errors import (
 from .logs import redact
 from .responses import decode_response
 from .spi import INTERFACE, Plugin
+from .tls import tls_failure_reason
 from .types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
 from .wire import (
     NULL,
@@ -80,7 +84,6 @@ DEFAULT_RETRY_BACKOFF = 0.1
 _LARGE_ANSWER = 1 << 20
 """Bytes from which decoding an answer is worth pausing the cyclic collector for."""
 
-_URL = "http://h/"  # the host is ignored on a Unix socket; Go clients send "h" too
 _R = TypeVar("_R", bound=msgspec.Struct)
 _T = TypeVar("_T")
 
@@ -89,9 +92,12 @@ _ENCODER = msgspec.json.Encoder()
 
 
 class PluginClient:
-    """An Instance plugin reached over its Unix socket; a :class:`~instance_rpc.spi.Plugin` too.
+    """An Instance plugin reached over its socket or TCP; a :class:`~instance_rpc.spi.Plugin` too.
 
-    ``target`` is a socket path or a plugin name ``lookup[/type]`` from the plugins directory.
+    ``target`` is a socket path, a plugin name ``lookup[/type]`` from the plugins directory
+    (a socket, or a ``lookup.listen`` file naming a TCP address), or ``tcp://HOST:PORT`` /
+    ``https://HOST:PORT``. ``ssl``: the TLS context for HTTPS (see
+    :func:`instance_rpc.tls.client_context`; default: the system's CAs, no client certificate).
     Use it as an async context manager, or call :meth:`close` when done.
     """
 
@@ -105,10 +111,14 @@ class PluginClient:
         retries: int = DEFAULT_RETRIES,
         retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         plugins_dir: Path | None = None,
+        ssl: ssl.SSLContext | None = None,
     ) -> None:
-        address = resolve(target, directory=plugins_dir)
-        self.socket_path = address.socket_path
-        self.type_name = address.type if type_name is None else type_name
+        self.endpoint = resolve_endpoint(target, directory=plugins_dir)
+        self.address = self.endpoint.display()
+        """The socket path or URL errors name."""
+        self.socket_path = Path(self.endpoint.address) if self.endpoint.is_unix else None
+        self.type_name = self.endpoint.type if type_name is None else type_name
+        self._ssl = ssl
         self.timeout = timeout
         self.provision_timeout = provision_timeout
         self.retries = retries
@@ -138,7 +148,7 @@ class PluginClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.UnixConnector(path=str(self.socket_path))
+            connector = self.endpoint.connector(self._ssl)
             self._session = aiohttp.ClientSession(
                 connector=connector, trace_configs=[delivery.trace_config()]
             )
@@ -220,7 +230,7 @@ class PluginClient:
         try:
             return msgspec.json.decode(body, type=PluginInfo)
         except msgspec.DecodeError as exc:
-            raise BadResponse(f"{self.socket_path}: /info/api.json is not a spec: {exc}") from None
+            raise BadResponse(f"{self.address}: /info/api.json is not a spec: {exc}") from None
 
     async def handshake(self) -> InterfaceSpec:
         """Check (once) that the plugin speaks a compatible ``Instance``; return what it offers."""
@@ -237,7 +247,7 @@ class PluginClient:
                 try:
                     offered = handshake.offered_interfaces(result)
                 except ValueError as exc:
-                    raise BadResponse(f"{self.socket_path}: bad handshake: {exc}") from None
+                    raise BadResponse(f"{self.address}: bad handshake: {exc}") from None
                 self._interface = handshake.check_compatible(offered, INTERFACE)
             return self._interface
 
@@ -328,7 +338,7 @@ class PluginClient:
         try:
             async with self._http().request(
                 http_method,
-                _URL + path,
+                self.endpoint.base_url() + path,
                 data=body,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=seconds),
@@ -337,15 +347,24 @@ class PluginClient:
                 attempt.answered = True
                 payload = await response.read()
         except TimeoutError:
-            raise CallTimeout(what, seconds, str(self.socket_path)) from None
-        except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror or str(exc.os_error)
-            raise PluginUnavailable(str(self.socket_path), reason, request_sent=False) from None
+            raise CallTimeout(what, seconds, self.address) from None
         except aiohttp.ClientError as exc:
-            raise delivery.failure(str(self.socket_path), exc, attempt) from None
+            raise self._unavailable(exc, attempt) from None
         if response.status >= 400 and not payload.startswith((b"{", b"[")):
-            raise BadResponse(f"{what}: HTTP {response.status} from {self.socket_path}")
+            raise BadResponse(f"{what}: HTTP {response.status} from {self.address}")
         return payload
+
+    def _unavailable(
+        self, exc: aiohttp.ClientError, attempt: delivery.Attempt
+    ) -> PluginUnavailable:
+        tls_reason = tls_failure_reason(exc)
+        if tls_reason is not None:
+            # The daemon refused the TLS handshake: the request was never processed.
+            return PluginUnavailable(self.address, tls_reason, request_sent=False)
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = exc.os_error.strerror or str(exc.os_error)
+            return PluginUnavailable(self.address, reason, request_sent=False)
+        return delivery.failure(self.address, exc, attempt)
 
 
 _: type[Plugin] = PluginClient  # mypy checks that the client is a Plugin

@@ -5,6 +5,11 @@
 - Any other method, or ``GET`` / ``HEAD`` of a path that is no document: ``405`` with an
   ``Allow`` header naming what the path takes (RFC 9110 section 15.5.6), and a JSON-RPC error body.
 
+Besides the Unix socket, a server may listen on TCP (plain or HTTPS, see
+:mod:`instance_rpc.remote_access`); every connection on every listener is held to the limits of
+:mod:`instance_rpc.connection_limits`, and malformed HTTP is refused as
+:mod:`instance_rpc.http_errors` says.
+
 :class:`PluginServer` refuses to start over a live daemon's socket, removes a stale one, never
 removes anything that is not a socket, and removes its own socket when it closes.
 """
@@ -25,10 +30,15 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+import msgspec
 from aiohttp import web
 
+from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, ConnectionPool, RefusalHook
 from .errors import INTERNAL_ERROR, INVALID_REQUEST, InstanceRPCError
+from .http_errors import RateLimitedLog, RequestHandler
+from .listeners import GuardedSite, bind_unix
 from .logs import redact
+from .remote_access import RemoteAccess
 from .service import InstanceService
 
 __all__ = [
@@ -73,22 +83,32 @@ def _error_response(service: InstanceService, status: int, message: str) -> web.
     return _json_response(service.error_body(INVALID_REQUEST, message), status=status)
 
 
-def documents(service: InstanceService) -> dict[str, Callable[[], bytes]]:
+def documents(
+    service: InstanceService, info_warnings: list[str] | None = None
+) -> dict[str, Callable[[], bytes]]:
     """The documents the daemon serves to ``GET`` and ``HEAD``: path -> a function of the body.
 
     Every path takes ``POST`` (JSON-RPC); these paths take ``GET`` and ``HEAD`` too.
+    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
     """
-    info_body = service.info_bytes()
+    info_body = with_warnings(service.info_bytes(), info_warnings or [])
     return {INFO_PATH: lambda: info_body}
 
 
-def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
+def create_app(
+    service: InstanceService,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_LIMITS.body_timeout,
+    info_warnings: list[str] | None = None,
+) -> web.Application:
     """The aiohttp application serving ``service``.
 
     Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
-    an HTML error page.
+    an HTML error page. A body not received within ``body_timeout`` seconds gets HTTP 408.
+    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
     """
-    served = documents(service)
+    served = documents(service, info_warnings)
     known = ", ".join(served)
 
     async def rpc(request: web.Request) -> web.Response:
@@ -98,10 +118,16 @@ def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) ->
             message = f"unsupported Content-Type {request.content_type!r}; send application/json"
             return _error_response(service, 415, message)
         try:
-            body = await request.read()
+            async with asyncio.timeout(body_timeout):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             message = f"invalid request: body larger than the limit of {max_body} bytes"
             return _error_response(service, 413, message)
+        except TimeoutError:
+            message = f"invalid request: body not received within {body_timeout:g}s"
+            response = _error_response(service, 408, message)
+            response.force_close()
+            return response
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("<- %s", redact(body.decode(errors="replace")))
         try:
@@ -136,6 +162,15 @@ def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) ->
     app = web.Application(client_max_size=max_body)
     app.router.add_route("*", "/{path:.*}", route)
     return app
+
+
+def with_warnings(info_body: bytes, warnings: list[str]) -> bytes:
+    """The spec document with a ``Warnings`` member listing ``warnings`` (none: unchanged)."""
+    if not warnings:
+        return info_body
+    document = msgspec.json.decode(info_body)
+    document["Warnings"] = warnings
+    return msgspec.json.encode(document)
 
 
 def probe_socket(path: Path) -> bool:
@@ -239,6 +274,9 @@ class PluginServer:
         socket_group: str | int | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        remote: RemoteAccess | None = None,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
+        on_refusal: RefusalHook | None = None,
     ) -> None:
         self.service = service
         self.socket_path = Path(socket_path)
@@ -249,6 +287,11 @@ class PluginServer:
         self._runner: web.AppRunner | None = None
         self._lock = _PathLock(self.socket_path)
         self._identity: tuple[int, int] | None = None
+        self.remote = remote if remote is not None else RemoteAccess([])
+        self.limits = limits
+        self._on_refusal = on_refusal
+        self._pool = ConnectionPool(limits, on_refusal)
+        self._refusal_log = RateLimitedLog()
 
     async def start(self) -> None:
         """Claim the path, bind and listen. On any failure nothing is left: no socket, no lock,
@@ -271,40 +314,73 @@ class PluginServer:
 
     async def _bind(self) -> None:
         _claim_path(self.socket_path)
+        app = create_app(
+            self.service,
+            max_body=self._max_body,
+            body_timeout=self.limits.body_timeout,
+            info_warnings=self.remote.warnings,
+        )
+        app.middlewares.append(self._pool.middleware())
         runner = web.AppRunner(
-            create_app(self.service, max_body=self._max_body),
-            handle_signals=False,
-            access_log=None,
-            shutdown_timeout=self._shutdown_timeout,
+            app, handle_signals=False, access_log=None, shutdown_timeout=self._shutdown_timeout
         )
         await runner.setup()
         try:
             previous_umask = os.umask(0o177)  # no moment at which others may connect
             try:
-                await web.UnixSite(runner, str(self.socket_path)).start()
+                sock = bind_unix(self.socket_path)
             finally:
                 os.umask(previous_umask)
             status = self.socket_path.stat()
             self._identity = (status.st_dev, status.st_ino)
+            protocol = self._protocol_factory(runner)
+            site = GuardedSite(
+                runner, sock, pool=self._pool, protocol=protocol, name=str(self.socket_path)
+            )
+            await site.start()
             if self._socket_group is not None:
                 group = self._socket_group
                 numeric = isinstance(group, str) and group.isdigit()
                 shutil.chown(self.socket_path, group=int(group) if numeric else group)
             os.chmod(self.socket_path, self._socket_mode)
+            await self.remote.start(runner, self._pool, protocol, self.socket_path)
         except BaseException:
+            self.remote.withdraw()
             try:
                 await runner.cleanup()
             finally:
+                self._pool.abort_all()
                 self.remove_socket()
             raise
         self._runner = runner
+
+    def _protocol_factory(self, runner: web.AppRunner) -> Callable[[], web.RequestHandler]:
+        """aiohttp's protocol for each new connection, refusing malformed HTTP our way."""
+        manager = runner.server
+        assert manager is not None  # set up by runner.setup()
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> web.RequestHandler:
+            return RequestHandler(
+                manager,
+                loop=loop,
+                service=self.service,
+                refusal_log=self._refusal_log,
+                on_refusal=self._on_refusal,
+                keepalive_timeout=self.limits.idle_timeout,
+                access_log=None,
+            )
+
+        return protocol
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        self.remote.withdraw()
         try:
             await runner.cleanup()
+            self._pool.abort_all()
         finally:
             self.remove_socket()
             self._lock.release()

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -47,6 +48,7 @@ class SyncPluginClient:
         retries: int = DEFAULT_RETRIES,
         retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         plugins_dir: Path | None = None,
+        ssl: SSLContext | None = None,
     ) -> None:
         self._client = PluginClient(
             target,
@@ -56,17 +58,24 @@ class SyncPluginClient:
             retries=retries,
             retry_backoff=retry_backoff,
             plugins_dir=plugins_dir,
+            ssl=ssl,
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name=f"SyncPluginClient {self.socket_path}", daemon=True
+            target=self._loop.run_forever, name=f"SyncPluginClient {self.address}", daemon=True
         )
         self._thread.start()
         self._closed = False
 
     @property
-    def socket_path(self) -> Path:
+    def socket_path(self) -> Path | None:
+        """The socket path; ``None`` for a plugin on TCP (see :attr:`address`)."""
         return self._client.socket_path
+
+    @property
+    def address(self) -> str:
+        """The socket path or URL errors name."""
+        return self._client.address
 
     @property
     def type_name(self) -> str:

@@ -13,6 +13,7 @@ import click
 from ..client import PluginClient
 from ..errors import InstanceRPCError, PluginError, RPCError
 from ._app import fail
+from ._tls import client_tls
 
 __all__ = [
     "NAME_HELP",
@@ -66,8 +67,10 @@ def error_line(target: str, exc: InstanceRPCError) -> str:
 def call_plugin(target: str, action: Callable[[PluginClient], Awaitable[_T]]) -> _T:
     """Run ``action`` with a client of ``target``; any failure ends the command with one line."""
 
+    context = client_tls()
+
     async def run() -> _T:
-        async with PluginClient(target) as client:
+        async with PluginClient(target, ssl=context) as client:
             return await action(client)
 
     try:

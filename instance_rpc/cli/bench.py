@@ -11,6 +11,7 @@ from .. import eventloop
 from ..bench import METHODS, LoadReport, run_load
 from ..errors import InstanceRPCError
 from ._app import fail, main
+from ._tls import client_tls, tls_options
 
 __all__ = ["bench"]
 
@@ -50,6 +51,7 @@ def _render(report: LoadReport) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the call mix.")
 @click.option("--keep", is_flag=True, help="Keep the instances the run provisions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@tls_options
 def bench(
     target: str,
     method: str,
@@ -75,6 +77,7 @@ def bench(
                 duration=duration,
                 seed=seed,
                 keep=keep,
+                ssl=client_tls(),
             )
         )
     except InstanceRPCError as exc:

@@ -11,6 +11,7 @@ import msgspec
 from ..errors import InstanceRPCError
 from ..testing.conformance import CheckResult, run_conformance
 from ._app import fail, main
+from ._tls import client_tls, tls_options
 
 __all__ = ["conformance"]
 
@@ -57,6 +58,7 @@ def _read_json(option: str, path: str | None) -> msgspec.Raw | None:
     type=click.FloatRange(min=0.1),
     help="Seconds to wait for each call.",
 )
+@tls_options
 def conformance(
     target: str,
     type_name: str | None,
@@ -92,6 +94,7 @@ def conformance(
                 concurrency=concurrency,
                 timeout=timeout,
                 on_result=show,
+                ssl=client_tls(),
             )
         )
     except InstanceRPCError as exc:

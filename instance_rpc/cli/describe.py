@@ -13,6 +13,7 @@ from ..wire import WireDescription
 from ._app import main
 from ._common import NAME_HELP, call_plugin, help_with, parse_pairs
 from ._table import render_table
+from ._tls import TLS_HELP, tls_options
 
 __all__ = ["describe", "render_descriptions"]
 
@@ -80,7 +81,8 @@ def render_descriptions(
     show_default=True,
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print the IDs only, one a line.")
-@help_with(NAME_HELP)
+@help_with(NAME_HELP, TLS_HELP)
+@tls_options
 def describe(name: str, tags: tuple[str, ...], properties: bool, output: str, quiet: bool) -> None:
     """List the instances of plugin NAME, sorted by ID.
 

@@ -9,6 +9,7 @@ from ..errors import RPCError
 from ..types import ROLLING_UPDATE, TERMINATION
 from ._app import fail, main
 from ._common import NAME_HELP, call_plugin, help_with
+from ._tls import TLS_HELP, tls_options
 
 __all__ = ["destroy"]
 
@@ -25,7 +26,8 @@ _REASONS = {context.reason: context for context in (TERMINATION, ROLLING_UPDATE)
     show_default=True,
     help="Why, as the plugin is told: for good, or to be replaced by a new version.",
 )
-@help_with(NAME_HELP)
+@help_with(NAME_HELP, TLS_HELP)
+@tls_options
 def destroy(name: str, instances: tuple[str, ...], reason: str) -> None:
     """Destroy instances; print each ID destroyed.
 

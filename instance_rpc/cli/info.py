@@ -8,6 +8,7 @@ import msgspec
 from ..wire import PluginInfo
 from ._app import main
 from ._common import NAME_HELP, call_plugin, help_with
+from ._tls import TLS_HELP, tls_options
 
 __all__ = ["info", "render_info"]
 
@@ -19,9 +20,15 @@ def _method_line(request: dict[str, object]) -> str:
     return f"  {method}({names})"
 
 
-def render_info(document: PluginInfo) -> str:
+class _Warnings(msgspec.Struct):
+    """What a daemon warns of in its spec document (plain TCP beyond loopback, say)."""
+
+    Warnings: list[str] = msgspec.field(default_factory=list)
+
+
+def render_info(document: PluginInfo, warnings: list[str] | None = None) -> str:
     """The spec document as a few readable lines: vendor, interfaces, methods and their params."""
-    lines: list[str] = []
+    lines: list[str] = [f"WARNING:     {warning}" for warning in warnings or []]
     if document.Vendor is not None:
         vendor = document.Vendor
         url = f"  {vendor.URL}" if vendor.URL else ""
@@ -44,7 +51,8 @@ def render_info(document: PluginInfo) -> str:
     show_default=True,
     help="json: the document itself, as GET /info/api.json serves it.",
 )
-@help_with(NAME_HELP)
+@help_with(NAME_HELP, TLS_HELP)
+@tls_options
 def info(name: str, output: str) -> None:
     """Show what a plugin says about itself.
 
@@ -57,8 +65,10 @@ def info(name: str, output: str) -> None:
       instance-rpc info instance-memory
       instance-rpc info /run/plugins/local.sock -o json
     """
+    raw = call_plugin(name, lambda client: client.info_json())
     if output == "json":
-        raw = call_plugin(name, lambda client: client.info_json())
         click.echo(msgspec.json.format(raw, indent=2).decode())
     else:
-        click.echo(render_info(call_plugin(name, lambda client: client.info())))
+        document = msgspec.json.decode(raw, type=PluginInfo)
+        warnings = msgspec.json.decode(raw, type=_Warnings).Warnings
+        click.echo(render_info(document, warnings))

@@ -6,6 +6,7 @@ import click
 
 from ._app import main
 from ._common import NAME_HELP, call_plugin, help_with, parse_pairs
+from ._tls import TLS_HELP, tls_options
 
 __all__ = ["label"]
 
@@ -14,7 +15,8 @@ __all__ = ["label"]
 @click.argument("name")
 @click.argument("instance", metavar="ID")
 @click.argument("labels", nargs=-1, required=True, metavar="KEY=VALUE...")
-@help_with(NAME_HELP)
+@help_with(NAME_HELP, TLS_HELP)
+@tls_options
 def label(name: str, instance: str, labels: tuple[str, ...]) -> None:
     """Merge labels into an instance's tags.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from pathlib import Path
 
 import click
@@ -13,8 +14,10 @@ from ..client import PluginClient
 from ..discovery import list_plugins, plugins_dir
 from ..errors import InstanceRPCError, PluginUnavailable
 from ..handshake import DEFAULT_TYPE_NAME
+from ..listen_files import LISTEN_SUFFIX, list_listen_files, read_listen_file
 from ._app import main
 from ._table import render_table
+from ._tls import client_tls, tls_options
 
 __all__ = ["PluginStatus", "plugins"]
 
@@ -27,6 +30,8 @@ class PluginStatus(msgspec.Struct, kw_only=True):
     Status: str
     Interfaces: dict[str, list[str]] = msgspec.field(default_factory=dict)
     Error: str | None = None
+    Address: str | None = None
+    """For a ``NAME.listen`` entry: the TCP address it holds (``Socket`` is the file)."""
 
 
 async def _ask(path: Path, timeout: float) -> PluginStatus:
@@ -54,8 +59,30 @@ def _refused(path: Path) -> bool:
     return False
 
 
-async def _ask_all(sockets: list[Path], timeout: float) -> list[PluginStatus]:
-    return list(await asyncio.gather(*(_ask(path, timeout) for path in sockets)))
+async def _ask_listen(path: Path, timeout: float, context: ssl.SSLContext | None) -> PluginStatus:
+    name = path.name.removesuffix(LISTEN_SUFFIX)
+    status = PluginStatus(Name=name, Socket=str(path), Status="error")
+    try:
+        status.Address = read_listen_file(path)
+        async with PluginClient(status.Address, timeout=timeout, ssl=context) as client:
+            offered = await client.hello()
+    except PluginUnavailable as exc:
+        status.Status, status.Error = "unavailable", str(exc)
+        return status
+    except (InstanceRPCError, ValueError, OSError) as exc:
+        status.Error = str(exc)
+        return status
+    status.Status = "ok"
+    status.Interfaces = {spec.encode(): types for spec, types in offered.items()}
+    return status
+
+
+async def _ask_all(
+    sockets: list[Path], listens: list[Path], timeout: float, context: ssl.SSLContext | None
+) -> list[PluginStatus]:
+    asked = [_ask(path, timeout) for path in sockets]
+    asked += [_ask_listen(path, timeout, context) for path in listens]
+    return sorted(await asyncio.gather(*asked), key=lambda status: status.Name)
 
 
 def _type_names(status: PluginStatus) -> str:
@@ -75,7 +102,7 @@ def _status_text(status: PluginStatus) -> str:
 def _table(statuses: list[PluginStatus]) -> str:
     rows = [
         (
-            status.Name,
+            f"{status.Name} ({status.Address})" if status.Address else status.Name,
             ", ".join(status.Interfaces) or "-",
             _type_names(status),
             _status_text(status),
@@ -103,13 +130,16 @@ def _table(statuses: list[PluginStatus]) -> str:
     show_default=True,
     help="Seconds to wait for each plugin's handshake.",
 )
+@tls_options
 def plugins(directory: Path | None, output: str, timeout: float) -> None:
     """List the plugins in the plugins directory.
 
     For each socket: the interfaces and versions its handshake announces, the types it serves
     ((default) is the one a bare NAME reaches; others are NAME/type) and its status: ok, stale
     socket (a file left behind by a daemon that is gone), unavailable (it cannot be reached,
-    the reason says why) or error (it answered, but not with a usable handshake).
+    the reason says why) or error (it answered, but not with a usable handshake). A plugin
+    on TCP, advertised by a NAME.listen file, is shown with its address (HTTPS ones are
+    reached with the --tls-* options).
 
     \b
     Examples:
@@ -118,7 +148,8 @@ def plugins(directory: Path | None, output: str, timeout: float) -> None:
     """
     where = directory if directory is not None else plugins_dir()
     sockets = list_plugins(where)
-    statuses = asyncio.run(_ask_all(sockets, timeout))
+    listens = list_listen_files(where)
+    statuses = asyncio.run(_ask_all(sockets, listens, timeout, client_tls()))
     if output == "json":
         click.echo(msgspec.json.format(msgspec.json.encode(statuses), indent=2).decode())
     elif statuses:

@@ -7,6 +7,7 @@ import click
 from ..specfile import SpecFileError, parse_spec
 from ._app import fail, main
 from ._common import NAME_HELP, SPEC_HELP, call_plugin, help_with, read_input
+from ._tls import TLS_HELP, tls_options
 
 __all__ = ["provision"]
 
@@ -14,7 +15,8 @@ __all__ = ["provision"]
 @main.command()
 @click.argument("name")
 @click.argument("file", metavar="FILE|-")
-@help_with(SPEC_HELP, NAME_HELP)
+@help_with(SPEC_HELP, NAME_HELP, TLS_HELP)
+@tls_options
 def provision(name: str, file: str) -> None:
     """Create an instance from a spec; print its ID.
 

@@ -23,6 +23,7 @@ from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
 from ._app import LOG_LEVELS, fail, main
+from ._network_options import connection_limits, network_options, remote_access
 
 __all__ = ["DEFAULT_PLUGIN", "serve"]
 
@@ -231,6 +232,7 @@ def _close_backends(backends: Iterable[Plugin]) -> None:
     "else unix:///var/run/docker.sock.",
 )
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@network_options
 def serve(
     socket: str | None,
     name: str | None,
@@ -242,6 +244,7 @@ def serve(
     max_body: int,
     docker_host: str | None,
     log_level: str,
+    **network: Any,
 ) -> None:
     """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
 
@@ -252,6 +255,8 @@ def serve(
       instance-rpc serve --name local --plugin file --plugin process
       instance-rpc serve --name local --plugin memory --log-level debug
       instance-rpc serve --plugin docker --docker-host unix:///run/docker.sock
+      instance-rpc serve --listen tcp://0.0.0.0:8443 --tls-cert d.pem --tls-key d.key \\
+        --tls-client-ca ca.pem
     """
     if socket is not None and name is not None:
         fail("give --socket or --name, not both")
@@ -263,6 +268,7 @@ def serve(
         fail(f"--socket-mode must be octal permissions from 0 to 777, like 600: {socket_mode!r}")
     names = plugin_names or (DEFAULT_PLUGIN,)
     _configure_logging(log_level)
+    remote = remote_access(network)
     socket_path = _socket_path(socket, name, names[0])
     backends: dict[str, Plugin] = {}
     try:
@@ -275,6 +281,8 @@ def serve(
             socket_group=socket_group,
             max_body=max_body,
             shutdown_timeout=grace,
+            remote=remote,
+            limits=connection_limits(network),
         )
         eventloop.run(_run(server))
     except StartupFailed as exc:
@@ -295,6 +303,8 @@ def _announce(server: PluginServer) -> None:
     types = ", ".join(t or "(default)" for t in server.service.type_names)
     try:
         click.echo(f"listening on {server.socket_path} (types: {types})")
+        for url in server.remote.urls():
+            click.echo(f"listening on {url}")
         sys.stdout.flush()
     except OSError as exc:
         raise StartupFailed(f"cannot write to standard output: {_reason(exc)}") from None

@@ -7,6 +7,7 @@ import click
 from ..specfile import SpecFileError, parse_properties, parse_spec
 from ._app import fail, main
 from ._common import NAME_HELP, SPEC_HELP, call_plugin, help_with, read_input
+from ._tls import TLS_HELP, tls_options
 
 __all__ = ["validate"]
 
@@ -19,7 +20,8 @@ __all__ = ["validate"]
     is_flag=True,
     help="FILE holds the Properties value itself rather than a whole spec.",
 )
-@help_with(SPEC_HELP, NAME_HELP)
+@help_with(SPEC_HELP, NAME_HELP, TLS_HELP)
+@tls_options
 def validate(name: str, file: str, properties_only: bool) -> None:
     """Check a spec's Properties with a plugin.
 

@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from ssl import SSLContext
 from typing import Any
 
 import msgspec
@@ -446,6 +447,7 @@ async def run_conformance(
     checks: Iterable[str] | None = None,
     timeout: float = 30.0,
     on_result: Callable[[CheckResult], None] | None = None,
+    ssl: SSLContext | None = None,
 ) -> ConformanceReport:
     """Run the checks (all, or those named) against the plugin at ``target``.
 
@@ -459,9 +461,9 @@ async def run_conformance(
     if unknown:
         raise ValueError(f"unknown checks {unknown}; known: {', '.join(CHECK_NAMES)}")
     async with PluginClient(
-        target, type_name=type_name, timeout=timeout, provision_timeout=timeout
+        target, type_name=type_name, timeout=timeout, provision_timeout=timeout, ssl=ssl
     ) as client:
-        report = ConformanceReport(str(client.socket_path), client.type_name)
+        report = ConformanceReport(client.address, client.type_name)
         run = _Run(
             client,
             _raw(properties, DEFAULT_PROPERTIES),

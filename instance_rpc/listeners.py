@@ -1,0 +1,177 @@
+"""TCP listeners: their addresses, the rule that plain TCP stays on loopback, and their sockets.
+
+A listener address is ``tcp://HOST:PORT`` (or ``HOST:PORT``, as InfraKit's ``--listen`` took
+it); IPv6 hosts go in brackets (``tcp://[::1]:0``). Port 0 picks a free port. A listener serves
+HTTPS when the server has a TLS context, plain HTTP otherwise, and plain HTTP only on loopback
+addresses unless the operator says ``insecure=True`` (``--insecure-listen``): anyone who reaches
+the port can create and destroy instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from .connection_limits import ConnectionGuard, ConnectionPool
+from .errors import InstanceRPCError
+
+__all__ = [
+    "DEFAULT_BACKLOG",
+    "GuardedSite",
+    "InsecureListener",
+    "ListenAddress",
+    "bind_tcp",
+    "bind_unix",
+    "check_plain_tcp",
+]
+
+DEFAULT_BACKLOG = 128
+"""Connections the kernel queues for a listener before the daemon accepts them."""
+
+
+class InsecureListener(InstanceRPCError):
+    """Plain TCP on an address other than loopback, without ``--insecure-listen``."""
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """Where a TCP listener binds (``port`` 0: any free port)."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> ListenAddress:
+        """``tcp://HOST:PORT``, ``https://HOST:PORT`` or ``HOST:PORT``; ValueError otherwise."""
+        scheme, sep, _ = text.partition("://")
+        if sep and scheme not in ("tcp", "https"):
+            raise ValueError(f"{text!r}: a listener is tcp://HOST:PORT")
+        parts = urlsplit(text if sep else f"tcp://{text}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"{text!r}: the port must be a number from 0 to 65535") from None
+        if not parts.hostname or port is None or parts.path not in ("", "/"):
+            raise ValueError(f"{text!r}: a listener is tcp://HOST:PORT")
+        return cls(parts.hostname, port)
+
+    def with_port(self, port: int) -> ListenAddress:
+        return ListenAddress(self.host, port)
+
+    @property
+    def hostport(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def url(self, secure: bool) -> str:
+        """``https://HOST:PORT`` or ``tcp://HOST:PORT`` (what InfraKit's discovery reads)."""
+        return f"{'https' if secure else 'tcp'}://{self.hostport}"
+
+    def is_loopback(self) -> bool:
+        """True when every address the host resolves to is a loopback address."""
+        try:
+            infos = socket.getaddrinfo(self.host, None, proto=socket.IPPROTO_TCP)
+        except socket.gaierror:
+            return False
+        addresses = {info[4][0] for info in infos}
+        return bool(addresses) and all(
+            ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses
+        )
+
+    def is_wildcard(self) -> bool:
+        return self.host in ("0.0.0.0", "::", "")
+
+
+def check_plain_tcp(address: ListenAddress, *, secure: bool, insecure: bool) -> str | None:
+    """The warning to log when ``address`` serves plain HTTP beyond loopback; ``None`` if fine.
+
+    Raises :class:`InsecureListener` when that is not allowed (``insecure`` is False).
+    """
+    if secure or address.is_loopback():
+        return None
+    if not insecure:
+        raise InsecureListener(
+            f"refusing plain TCP on {address.url(False)}: it is not a loopback address and "
+            "anyone who reaches it could create and destroy instances; give --tls-cert and "
+            "--tls-key (and --tls-client-ca), or --insecure-listen to accept the risk"
+        )
+    return (
+        f"plain TCP listener on {address.url(False)} without TLS (--insecure-listen): "
+        "anyone who reaches it can create and destroy instances"
+    )
+
+
+def bind_tcp(address: ListenAddress, backlog: int = DEFAULT_BACKLOG) -> socket.socket:
+    """A listening socket bound to ``address``; OSError if the address cannot be bound."""
+    infos = socket.getaddrinfo(
+        address.host or None, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    family, _, _, _, sockaddr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class GuardedSite(web.BaseSite):
+    """An aiohttp site on a socket we bound, each connection behind a :class:`ConnectionGuard`."""
+
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        sock: socket.socket,
+        *,
+        pool: ConnectionPool,
+        protocol: Callable[[], web.RequestHandler],
+        tls: ssl.SSLContext | None = None,
+        name: str,
+        backlog: int = DEFAULT_BACKLOG,
+    ) -> None:
+        super().__init__(runner, backlog=backlog)
+        self._sock = sock
+        self._pool = pool
+        self._protocol = protocol
+        self._tls = tls
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+
+        def guarded() -> ConnectionGuard:
+            return ConnectionGuard(self._pool, self._protocol(), self._tls)
+
+        self._server = await loop.create_server(guarded, sock=self._sock, backlog=self._backlog)
+
+
+def bind_unix(path: Path, backlog: int = DEFAULT_BACKLOG) -> socket.socket:
+    """A listening Unix socket at ``path`` (created with the process's umask)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

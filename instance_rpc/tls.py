@@ -1,0 +1,143 @@
+"""TLS contexts for TCP listeners and for clients, and TLS failures told in a few words.
+
+A daemon serving HTTPS loads its certificate and key; with a client CA it requires every client
+to present a certificate signed by that CA (mutual TLS), so a peer without one fails the TLS
+handshake before any HTTP is read. Both sides accept TLS 1.2 and newer only.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import aiohttp
+
+__all__ = ["TLSConfigError", "client_context", "server_context", "tls_failure_reason"]
+
+StrPath = str | os.PathLike[str]
+
+
+class TLSConfigError(ValueError):
+    """A certificate, key or CA file that cannot be loaded; the message names the file."""
+
+
+def _load_chain(context: ssl.SSLContext, cert: StrPath, key: StrPath | None) -> None:
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise TLSConfigError(f"cannot read {exc.filename}: no such file") from None
+    except (ssl.SSLError, OSError) as exc:
+        where = f"{cert} and {key}" if key is not None else str(cert)
+        raise TLSConfigError(f"cannot load the certificate and key from {where}: {exc}") from None
+
+
+def _load_ca(context: ssl.SSLContext, ca: StrPath) -> None:
+    try:
+        context.load_verify_locations(cafile=ca)
+    except FileNotFoundError:
+        raise TLSConfigError(f"cannot read {ca}: no such file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"cannot load the CA certificates in {ca}: {exc}") from None
+
+
+def server_context(
+    cert: StrPath, key: StrPath, *, client_ca: StrPath | None = None
+) -> ssl.SSLContext:
+    """The context of an HTTPS listener; with ``client_ca``, clients must prove who they are.
+
+    Raises :class:`TLSConfigError` naming the file that cannot be loaded.
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _load_chain(context, cert, key)
+    if client_ca is not None:
+        _load_ca(context, client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+        # TLS 1.3 checks a client's certificate after the client has finished its handshake and
+        # sent its request, and asyncio drops the alert: a refused client would only see a reset
+        # after sending. TLS 1.2 refuses it inside the handshake, before any request leaves it.
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def client_context(
+    *, ca: StrPath | None = None, cert: StrPath | None = None, key: StrPath | None = None
+) -> ssl.SSLContext:
+    """The context a client uses for ``https://`` plugins.
+
+    ``ca``: the CA that signed the daemon's certificate (default: the system's trusted CAs).
+    ``cert``/``key``: the client's own certificate, for daemons that require one. The daemon's
+    name is always checked against its certificate. Raises :class:`TLSConfigError`.
+    """
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if ca is not None:
+        _load_ca(context, ca)
+    if cert is not None:
+        _load_chain(context, cert, key)
+    elif key is not None:
+        raise TLSConfigError("a client key needs its certificate too (--tls-cert)")
+    return context
+
+
+# OpenSSL's reasons, as the ssl module reports them, in the words an operator looks for.
+_REASONS = (
+    ("CERTIFICATE_VERIFY_FAILED", "unable to get local issuer", "unknown CA"),
+    ("CERTIFICATE_VERIFY_FAILED", "self-signed", "unknown CA"),
+    ("CERTIFICATE_VERIFY_FAILED", "Hostname mismatch", "name mismatch"),
+    ("CERTIFICATE_VERIFY_FAILED", "IP address mismatch", "name mismatch"),
+    ("CERTIFICATE_VERIFY_FAILED", "expired", "certificate expired"),
+    ("CERTIFICATE_REQUIRED", "", "no client certificate (the daemon requires one)"),
+    ("HANDSHAKE_FAILURE", "", "handshake failure"),
+    ("UNKNOWN_CA", "", "unknown CA: the daemon does not trust the client certificate"),
+    ("BAD_CERTIFICATE", "", "the daemon refused the client certificate"),
+    ("WRONG_VERSION_NUMBER", "", "not a TLS server (plain HTTP?)"),
+    ("RECORD_LAYER_FAILURE", "", "not a TLS server (plain HTTP?)"),
+    ("PACKET_LENGTH_TOO_LONG", "", "not a TLS server (plain HTTP?)"),
+)
+
+
+_REFUSED = (
+    "TLS: the daemon refused the handshake (no client certificate, or one signed by a CA it "
+    "does not trust)"
+)
+
+
+def _ssl_error(exc: BaseException | None) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLError) and not isinstance(exc, aiohttp.ClientError):
+            return exc
+        certificate_error = getattr(exc, "certificate_error", None)
+        if isinstance(certificate_error, ssl.SSLError):
+            return certificate_error
+        os_error = getattr(exc, "os_error", None)
+        if isinstance(os_error, ssl.SSLError):
+            return os_error
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def tls_failure_reason(exc: BaseException) -> str | None:
+    """A one-line reason when ``exc`` (an aiohttp or ssl error) is a TLS failure, else ``None``.
+
+    Like ``"unknown CA (certificate verify failed: unable to get local issuer certificate)"``.
+    """
+    error = _ssl_error(exc)
+    if error is None:
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return f"TLS failure: {exc}"
+        if (
+            isinstance(exc, aiohttp.ClientConnectorError)
+            and exc.ssl is not False
+            and isinstance(exc.os_error, ConnectionResetError | ConnectionAbortedError)
+        ):
+            return _REFUSED
+        return None
+    text = str(error.reason or "")
+    detail = getattr(error, "verify_message", None) or text.replace("_", " ").lower()
+    for reason_code, marker, words in _REASONS:
+        if reason_code in text and marker in (detail or ""):
+            return f"TLS: {words} ({detail})" if detail else f"TLS: {words}"
+    return f"TLS: {detail or error}"

@@ -1,0 +1,50 @@
+"""Certificates for TLS tests (trustme): a CA, the daemon's, clients' own, one from another CA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trustme
+
+DAEMON_NAMES = ("localhost", "127.0.0.1", "::1", "10.231.0.1")
+"""Names the daemon's certificate is valid for (10.231.0.1: the namespace test's daemon)."""
+
+
+@dataclass(frozen=True)
+class Certs:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    stranger_cert: Path
+    stranger_key: Path
+    other_ca: Path
+
+
+def _write(directory: Path, name: str, blob: trustme.Blob) -> Path:
+    path = directory / name
+    blob.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    directory = tmp_path_factory.mktemp("certs")
+    ca = trustme.CA()
+    other = trustme.CA()
+    server = ca.issue_cert(*DAEMON_NAMES)
+    client = ca.issue_cert("orchestrator@example.org")
+    stranger = other.issue_cert("stranger@example.org")
+    return Certs(
+        ca=_write(directory, "ca.pem", ca.cert_pem),
+        server_cert=_write(directory, "server.pem", server.cert_chain_pems[0]),
+        server_key=_write(directory, "server.key", server.private_key_pem),
+        client_cert=_write(directory, "client.pem", client.cert_chain_pems[0]),
+        client_key=_write(directory, "client.key", client.private_key_pem),
+        stranger_cert=_write(directory, "stranger.pem", stranger.cert_chain_pems[0]),
+        stranger_key=_write(directory, "stranger.key", stranger.private_key_pem),
+        other_ca=_write(directory, "other-ca.pem", other.cert_pem),
+    )
