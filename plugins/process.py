@@ -251,7 +251,10 @@ class ProcessPlugin:
         members = await self._members(group, child, known)
         if live(members):
             send(members, signal.SIGTERM)
-            members = await self._wait_gone(group, child, known, record.StopGraceSeconds)
+            terminated = {(stat.pid, stat.start_ticks) for stat in members}
+            members = await self._wait_gone(
+                group, child, known, record.StopGraceSeconds, terminated=terminated
+            )
         deadline = time.monotonic() + _KILL_WAIT_SECONDS
         while live(members) and time.monotonic() < deadline:
             if group.cgroup is not None:
@@ -302,11 +305,21 @@ class ProcessPlugin:
         child: Child | None,
         known: set[tuple[int, int]],
         seconds: float,
+        *,
+        terminated: set[tuple[int, int]] | None = None,
     ) -> list[ProcStat]:
-        """Up to ``seconds``, until no process of the instance lives; the members left."""
+        """Up to ``seconds``, until no process of the instance lives; the members left.
+
+        With ``terminated`` (the processes sent SIGTERM so far), a member forked after that
+        signal was sent gets SIGTERM too: the grace period is for every process of the instance.
+        """
         deadline = time.monotonic() + seconds
         while True:
             members = await self._members(group, child, known)
+            if terminated is not None:
+                late = [m for m in members if (m.pid, m.start_ticks) not in terminated]
+                send(late, signal.SIGTERM)
+                terminated.update((m.pid, m.start_ticks) for m in late)
             if not live(members) or time.monotonic() >= deadline:
                 return members
             await asyncio.sleep(_POLL_SECONDS)
