@@ -2,6 +2,7 @@
 
 - ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
 - ``GET /info/api.json``: the plugin's spec document.
+- ``GET /metrics``: Prometheus metrics (see :mod:`instance_rpc.metrics`), unless turned off.
 
 :class:`PluginServer` refuses to start over a live daemon's socket, removes a stale one, never
 removes anything that is not a socket, and removes its own socket when it closes.
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from .errors import INTERNAL_ERROR, INVALID_REQUEST, InstanceRPCError
 from .logs import redact
+from .metrics import METRICS_KEY, METRICS_PATH, Metrics
 from .service import InstanceService
 
 __all__ = [
@@ -69,29 +71,42 @@ def _error_response(service: InstanceService, status: int, message: str) -> web.
     return _json_response(service.error_body(INVALID_REQUEST, message), status=status)
 
 
-def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) -> web.Application:
-    """The aiohttp application serving ``service``.
+def create_app(
+    service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY, metrics: bool = True
+) -> web.Application:
+    """The aiohttp application serving ``service``; with ``metrics``, its own :class:`Metrics`
+    (``app[METRICS_KEY]``) counts every call and refusal and is served at ``GET /metrics``.
 
     Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
     an HTML error page.
     """
     info_body = service.info_bytes()
+    counted = (
+        Metrics(methods=service.method_names, types=service.type_names, backends=service.backends)
+        if metrics
+        else None
+    )
+
+    def refuse(reason: str, status: int, message: str) -> web.Response:
+        if counted is not None:
+            counted.refused(reason)
+        return _error_response(service, status, message)
 
     async def rpc(request: web.Request) -> web.Response:
         if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
             "Content-Type"
         ):
             message = f"unsupported Content-Type {request.content_type!r}; send application/json"
-            return _error_response(service, 415, message)
+            return refuse("unsupported_media_type", 415, message)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             message = f"invalid request: body larger than the limit of {max_body} bytes"
-            return _error_response(service, 413, message)
+            return refuse("body_too_large", 413, message)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("<- %s", redact(body.decode(errors="replace")))
         try:
-            answer = await service.handle(body)
+            answer = await service.handle(body, counted)
         except Exception:
             logger.exception("unexpected failure answering a request")
             answer = service.error_body(INTERNAL_ERROR, "internal error")
@@ -107,11 +122,14 @@ def create_app(service: InstanceService, *, max_body: int = DEFAULT_MAX_BODY) ->
         if request.method in ("GET", "HEAD"):
             if request.path == INFO_PATH:
                 return _json_response(info_body)
-            return _error_response(service, 404, f"no such document: {request.path}")
+            if request.path == METRICS_PATH and counted is not None:
+                return counted.response()
+            return refuse("not_found", 404, f"no such document: {request.path}")
         message = f"method {request.method} not allowed: POST JSON-RPC, or GET {INFO_PATH}"
-        return _error_response(service, 405, message)
+        return refuse("method_not_allowed", 405, message)
 
     app = web.Application(client_max_size=max_body)
+    app[METRICS_KEY] = counted
     app.router.add_route("*", "/{path:.*}", route)
     return app
 
@@ -191,6 +209,7 @@ class PluginServer:
         socket_group: str | int | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        metrics: bool = True,
     ) -> None:
         self.service = service
         self.socket_path = Path(socket_path)
@@ -198,6 +217,7 @@ class PluginServer:
         self._socket_group = socket_group
         self._max_body = max_body
         self._shutdown_timeout = shutdown_timeout
+        self._metrics = metrics
         self._runner: web.AppRunner | None = None
         self._lock = _PathLock(self.socket_path)
         self._identity: tuple[int, int] | None = None
@@ -219,7 +239,7 @@ class PluginServer:
     async def _bind(self) -> None:
         _claim_path(self.socket_path)
         runner = web.AppRunner(
-            create_app(self.service, max_body=self._max_body),
+            create_app(self.service, max_body=self._max_body, metrics=self._metrics),
             handle_signals=False,
             access_log=None,
             shutdown_timeout=self._shutdown_timeout,

@@ -127,6 +127,9 @@ class Inventory(Generic[R]):
     def __contains__(self, instance_id: str) -> bool:
         return instance_id in self._records
 
+    def __len__(self) -> int:
+        return len(self._records)
+
     def _with_logical_id(self, logical_id: str) -> R | None:
         for record in self._records.values():
             if record.LogicalID == logical_id:

@@ -17,7 +17,7 @@ from .. import collector, eventloop
 from ..backends import UnknownBackend, backend_factory
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
-from ..logs import install_redaction
+from ..log_format import LOG_FORMATS, configure_logging
 from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
@@ -27,19 +27,7 @@ __all__ = ["DEFAULT_PLUGIN", "serve"]
 
 DEFAULT_PLUGIN = "file"
 
-
-def _configure_logging(level: str) -> None:
-    """Log lines to stderr, secrets redacted, at the cost of one call's worth of work or less."""
-    # The daemon's format shows no thread, process or source line: skip gathering them for each
-    # record (the switches the logging documentation gives for this).
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    logging._srcfile = None
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    install_redaction()
+logger = logging.getLogger(__name__)
 
 
 def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Path:
@@ -162,6 +150,19 @@ def _backends(names: tuple[str, ...], dirs: tuple[str, ...], socket_name: str) -
     help="Largest request body, in bytes.",
 )
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr as text, or as one JSON object a line.",
+)
+@click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    help="Count calls and serve them at GET /metrics (Prometheus text format).",
+)
 def serve(
     socket: str | None,
     name: str | None,
@@ -172,6 +173,8 @@ def serve(
     grace: float,
     max_body: int,
     log_level: str,
+    log_format: str,
+    metrics: bool,
 ) -> None:
     """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
 
@@ -189,7 +192,7 @@ def serve(
     except ValueError:
         fail(f"--socket-mode must be octal, like 600: {socket_mode!r}")
     names = plugin_names or (DEFAULT_PLUGIN,)
-    _configure_logging(log_level)
+    configure_logging(log_level, log_format)
     socket_path = _socket_path(socket, name, names[0])
     try:
         service = InstanceService(_backends(names, dirs, socket_path.name))
@@ -206,6 +209,7 @@ def serve(
         socket_group=socket_group,
         max_body=max_body,
         shutdown_timeout=grace,
+        metrics=metrics,
     )
     try:
         eventloop.run(_run(server))
@@ -222,7 +226,7 @@ async def _run(server: PluginServer) -> None:
 
     def on_signal(signum: int) -> None:
         if stop.is_set():
-            click.echo("second signal: exiting now", err=True)
+            logger.warning("second signal: exiting now")
             server.remove_socket()
             os._exit(128 + signum)
         stop.set()
@@ -237,5 +241,5 @@ async def _run(server: PluginServer) -> None:
     try:
         await stop.wait()
     finally:
-        click.echo("stopping", err=True)
+        logger.info("stopping")
         await server.close()

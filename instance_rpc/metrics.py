@@ -1,0 +1,231 @@
+"""Prometheus metrics of one app, served at ``GET /metrics`` in the text exposition format.
+
+Every app owns a :class:`Metrics` with its own ``CollectorRegistry`` (never the process-wide
+one), so two daemons in one process do not mix their figures. What it exports:
+
+- ``instance_rpc_calls_total{method,type,outcome}``: calls answered; ``outcome`` is ``ok`` or
+  the JSON-RPC error code (``-32602``, ``-32000``, ...).
+- ``instance_rpc_call_duration_seconds{method}``: a histogram of call latency.
+- ``instance_rpc_calls_in_flight{method}``: calls started and not yet answered.
+- ``instance_rpc_requests_refused_total{reason}``: requests refused before any call (a body too
+  large, a wrong Content-Type or HTTP method, unparsable JSON, an invalid envelope).
+- ``instance_rpc_instances{type}``: instances per type, for backends that can say cheaply
+  (:class:`~instance_rpc.spi.InstanceCounter`); counted when scraped.
+- ``instance_rpc_build_info{version,interfaces}``: always 1.
+
+Label values are bounded: a method or ``Type`` the daemon does not serve is ``other``, an error
+code outside JSON-RPC's reserved range (-32768 to -32000, JSON-RPC 2.0 section 5.1) is
+``other``, and refusal reasons are the fixed words of :data:`REFUSAL_REASONS`. No label ever
+carries an instance ID.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector
+
+from ._version import __version__
+from .handshake import ALL_INTERFACES, DEFAULT_TYPE_NAME
+from .spi import InstanceCounter, Plugin
+
+__all__ = [
+    "CONTENT_TYPE",
+    "METRICS_KEY",
+    "METRICS_PATH",
+    "OTHER",
+    "REFUSAL_REASONS",
+    "Metrics",
+    "count_refusal",
+]
+
+logger = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+"""The text format every Prometheus server reads (version 0.0.4)."""
+
+OTHER = "other"
+"""The label value standing for any method, type or code outside the bounded set."""
+
+REFUSAL_REASONS = frozenset(
+    {
+        "body_too_large",  # HTTP 413
+        "unsupported_media_type",  # HTTP 415
+        "method_not_allowed",  # HTTP 405
+        "not_found",  # HTTP 404
+        "bad_json",  # JSON-RPC -32700, or a body that is not an object or array
+        "invalid_request",  # JSON-RPC -32600 for the envelope, an empty or too large batch
+        "malformed_http",  # HTTP 400 from the HTTP parser
+        "connection_limit",  # a connection turned away by a listener's cap
+    }
+)
+"""Reasons :func:`count_refusal` takes; each is a label value, so the set stays fixed."""
+
+_RESERVED_CODES = range(-32768, -32000 + 1)
+# Latencies of small calls are sub-millisecond; a DescribeInstances of 100,000 takes about 0.5 s.
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+def _type_label(type_name: str) -> str:
+    return type_name or DEFAULT_TYPE_NAME
+
+
+class _InstanceCounts(Collector):
+    """``instance_rpc_instances{type}``, asked of each counting backend at scrape time."""
+
+    def __init__(self, backends: Mapping[str, Plugin]) -> None:
+        named = {id(backend) for name, backend in backends.items() if name}
+        # The default type is usually also served by its name: count each backend once.
+        self._counting = [
+            (_type_label(name), backend)
+            for name, backend in sorted(backends.items())
+            if isinstance(backend, InstanceCounter) and (name or id(backend) not in named)
+        ]
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "instance_rpc_instances",
+            "Instances the backend knows, per type (backends that can count cheaply).",
+            labels=["type"],
+        )
+        for label, backend in self._counting:
+            try:
+                family.add_metric([label], float(backend.instance_count()))
+            except Exception:
+                logger.exception("instance_count() of type %s failed", label)
+        yield family
+
+
+class Metrics:
+    """The figures of one app. Not thread-safe beyond what prometheus-client guarantees: update
+    it from the event loop that serves the app.
+
+    ``methods`` and ``types`` are the method names and ``Type`` values served; anything else is
+    counted as :data:`OTHER`. ``backends`` maps type names to backends for the instance gauge.
+    """
+
+    def __init__(
+        self,
+        *,
+        methods: Iterable[str],
+        types: Iterable[str],
+        backends: Mapping[str, Plugin] | None = None,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._methods = frozenset(methods)
+        self._types = frozenset(types)
+        self._calls = Counter(
+            "instance_rpc_calls",
+            "JSON-RPC calls answered, by method, type and outcome (ok or the error code).",
+            ["method", "type", "outcome"],
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "instance_rpc_call_duration_seconds",
+            "Time from dispatch to answer of a call, by method.",
+            ["method"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._in_flight = Gauge(
+            "instance_rpc_calls_in_flight",
+            "Calls started and not yet answered, by method.",
+            ["method"],
+            registry=self.registry,
+        )
+        self._refused = Counter(
+            "instance_rpc_requests_refused",
+            "Requests refused before reaching a method, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        build = Info("instance_rpc_build", "Version and interfaces served.", registry=self.registry)
+        build.info(
+            {
+                "version": __version__,
+                "interfaces": ",".join(f"{i.name}/{i.version}" for i in ALL_INTERFACES),
+            }
+        )
+        if backends is not None:
+            self.registry.register(_InstanceCounts(backends))
+        for method in sorted(self._methods):
+            self._in_flight.labels(method)  # every served method shows, even at zero
+        # Labelled children, cached: looking them up costs more than the update itself.
+        self._call_children: dict[tuple[str, str, str], Counter] = {}
+        self._method_children: dict[str, tuple[Histogram, Gauge]] = {}
+
+    def _method_label(self, method: str) -> str:
+        return method if method in self._methods else OTHER
+
+    def _children(self, method: str) -> tuple[Histogram, Gauge]:
+        children = self._method_children.get(method)
+        if children is None:
+            label = self._method_label(method)
+            children = (self._duration.labels(label), self._in_flight.labels(label))
+            if label != OTHER:
+                self._method_children[method] = children  # only bounded keys are cached
+        return children
+
+    def call_started(self, method: str) -> None:
+        """A call of ``method`` was dispatched."""
+        self._children(method)[1].inc()
+
+    def call_finished(self, method: str, type_name: str, code: int | None, seconds: float) -> None:
+        """A call started with :meth:`call_started` was answered: ``code`` ``None`` for success,
+        else its JSON-RPC error code; ``seconds`` from dispatch to answer."""
+        duration, in_flight = self._children(method)
+        in_flight.dec()
+        duration.observe(seconds)
+        self.count_call(method, type_name, code)
+
+    def count_call(self, method: str, type_name: str, code: int | None) -> None:
+        """A call answered without being dispatched (an unknown method, for one)."""
+        key = (method, type_name, "ok" if code is None else str(code))
+        counter = self._call_children.get(key)
+        if counter is None:
+            outcome = key[2] if code is None or code in _RESERVED_CODES else OTHER
+            type_label = _type_label(type_name) if type_name in self._types else OTHER
+            counter = self._calls.labels(self._method_label(method), type_label, outcome)
+            if key[0] in self._methods and key[1] in self._types:
+                self._call_children[key] = counter  # only bounded keys are cached
+        counter.inc()
+
+    def refused(self, reason: str) -> None:
+        """Count a request refused for ``reason``, one of :data:`REFUSAL_REASONS`.
+
+        Raises ``ValueError`` for any other reason: label values must stay a fixed set.
+        """
+        if reason not in REFUSAL_REASONS:
+            raise ValueError(f"unknown refusal reason {reason!r}; add it to REFUSAL_REASONS")
+        self._refused.labels(reason).inc()
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+    def response(self) -> web.Response:
+        """The answer to ``GET /metrics``."""
+        response = web.Response(body=self.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+
+METRICS_KEY: web.AppKey[Metrics | None] = web.AppKey("instance_rpc_metrics", Metrics)
+"""Where an app keeps its :class:`Metrics` (``None`` when served without metrics)."""
+
+
+def count_refusal(app: web.Application, reason: str) -> None:
+    """Count a request ``app`` refused, for ``reason`` (one of :data:`REFUSAL_REASONS`).
+
+    For code that refuses requests outside the JSON-RPC layer (HTTP parsing, listeners); does
+    nothing when the app serves no metrics. Raises ``ValueError`` for an unknown reason.
+    """
+    metrics = app.get(METRICS_KEY)
+    if metrics is not None:
+        metrics.refused(reason)
