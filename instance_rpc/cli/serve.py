@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from .. import collector, eventloop
+from .. import collector, eventloop, systemd
+from ..activation import ActivatedServer
 from ..backends import UnknownBackend, backend_factory
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
@@ -193,7 +194,11 @@ def serve(
         fail(f"--socket-mode must be octal, like 600: {socket_mode!r}")
     names = plugin_names or (DEFAULT_PLUGIN,)
     configure_logging(log_level, log_format)
-    socket_path = _socket_path(socket, name, names[0])
+    try:
+        inherited = systemd.listen_sockets()
+    except systemd.ActivationError as exc:
+        fail(f"socket activation: {exc}")
+    socket_path = _socket_path(socket, name or _activated_name(inherited), names[0])
     try:
         service = InstanceService(_backends(names, dirs, socket_path.name))
     except UnknownBackend as exc:
@@ -202,25 +207,45 @@ def serve(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot open the state directory: {exc}")
-    server = PluginServer(
-        service,
-        socket_path,
-        socket_mode=mode,
-        socket_group=socket_group,
-        max_body=max_body,
-        shutdown_timeout=grace,
-        metrics=metrics,
-    )
+    server: PluginServer | ActivatedServer
+    if inherited:
+        server = ActivatedServer(
+            service, inherited, max_body=max_body, shutdown_timeout=grace, metrics=metrics
+        )
+    else:
+        server = PluginServer(
+            service,
+            socket_path,
+            socket_mode=mode,
+            socket_group=socket_group,
+            max_body=max_body,
+            shutdown_timeout=grace,
+            metrics=metrics,
+        )
     try:
         eventloop.run(_run(server))
     except InstanceRPCError as exc:
         fail(str(exc))
     except (OSError, LookupError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        fail(f"cannot listen on {server.socket_path}: {reason}")
+        fail(f"cannot listen on {_where(server)}: {reason}")
 
 
-async def _run(server: PluginServer) -> None:
+def _activated_name(inherited: list[systemd.InheritedSocket]) -> str | None:
+    """Under socket activation the plugin is named after its first socket file, if any."""
+    for passed in inherited:
+        if passed.address.startswith("/"):  # a Unix socket with a path
+            return Path(passed.address).name
+    return None
+
+
+def _where(server: PluginServer | ActivatedServer) -> str:
+    if isinstance(server, ActivatedServer):
+        return ", ".join(server.addresses)
+    return str(server.socket_path)
+
+
+async def _run(server: PluginServer | ActivatedServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -236,10 +261,13 @@ async def _run(server: PluginServer) -> None:
     await server.start()
     collector.settle_daemon()
     types = ", ".join(t or "(default)" for t in server.service.type_names)
-    click.echo(f"listening on {server.socket_path} (types: {types})", err=False)
+    listening = f"listening on {_where(server)} (types: {types})"
+    click.echo(listening, err=False)
     sys.stdout.flush()
+    systemd.notify(f"READY=1\nSTATUS={listening}")
     try:
         await stop.wait()
     finally:
         logger.info("stopping")
+        systemd.notify("STOPPING=1\nSTATUS=stopping")
         await server.close()
