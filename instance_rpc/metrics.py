@@ -21,12 +21,19 @@ carries an instance ID.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Info
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
@@ -102,9 +109,78 @@ class _InstanceCounts(Collector):
         yield family
 
 
+class _Latency:
+    """One method's latency histogram: a count per bucket (not cumulative) and their sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_BUCKETS) + 1)  # the last one: above every bound (+Inf)
+        self.total = 0.0
+
+
+class _CallFigures(Collector):
+    """Calls, latencies and calls in flight, kept in plain integers and exported at scrape.
+
+    prometheus-client's labelled metrics take a lock and check their arguments on each update
+    (about 2 µs each here; a call needs four); this costs a few dictionary updates.
+    """
+
+    def __init__(self, methods: frozenset[str], types: frozenset[str]) -> None:
+        self.methods = methods
+        self.types = types
+        labels = [*sorted(methods), OTHER]
+        self.in_flight = dict.fromkeys(labels, 0)
+        self.latency = {label: _Latency() for label in labels}
+        self.calls: dict[tuple[str, str, str], int] = {}
+        self._label_keys: dict[tuple[str, str, int | None], tuple[str, str, str]] = {}
+
+    def method_label(self, method: str) -> str:
+        return method if method in self.methods else OTHER
+
+    def count(self, method: str, type_name: str, code: int | None) -> None:
+        raw = (method, type_name, code)
+        key = self._label_keys.get(raw)
+        if key is None:
+            outcome = "ok" if code is None else str(code) if code in _RESERVED_CODES else OTHER
+            type_label = _type_label(type_name) if type_name in self.types else OTHER
+            key = (self.method_label(method), type_label, outcome)
+            if method in self.methods and type_name in self.types:
+                self._label_keys[raw] = key  # only bounded keys are kept
+        self.calls[key] = self.calls.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "instance_rpc_calls",
+            "JSON-RPC calls answered, by method, type and outcome (ok or the error code).",
+            labels=["method", "type", "outcome"],
+        )
+        for key, value in sorted(self.calls.items()):
+            calls.add_metric(list(key), value)
+        duration = HistogramMetricFamily(
+            "instance_rpc_call_duration_seconds",
+            "Time from dispatch to answer of a call, by method.",
+            labels=["method"],
+        )
+        bounds = [*(str(bound) for bound in _BUCKETS), "+Inf"]
+        for label, latency in self.latency.items():
+            cumulative = list(itertools.accumulate(latency.counts))
+            if cumulative[-1] or label != OTHER:
+                buckets = list(zip(bounds, cumulative, strict=True))
+                duration.add_metric([label], buckets, latency.total)
+        in_flight = GaugeMetricFamily(
+            "instance_rpc_calls_in_flight",
+            "Calls started and not yet answered, by method.",
+            labels=["method"],
+        )
+        for label, value in self.in_flight.items():
+            if value or label != OTHER:
+                in_flight.add_metric([label], value)
+        yield from (calls, duration, in_flight)
+
+
 class Metrics:
-    """The figures of one app. Not thread-safe beyond what prometheus-client guarantees: update
-    it from the event loop that serves the app.
+    """The figures of one app. Update it from the event loop that serves the app only.
 
     ``methods`` and ``types`` are the method names and ``Type`` values served; anything else is
     counted as :data:`OTHER`. ``backends`` maps type names to backends for the instance gauge.
@@ -118,33 +194,16 @@ class Metrics:
         backends: Mapping[str, Plugin] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._methods = frozenset(methods)
-        self._types = frozenset(types)
-        self._calls = Counter(
-            "instance_rpc_calls",
-            "JSON-RPC calls answered, by method, type and outcome (ok or the error code).",
-            ["method", "type", "outcome"],
-            registry=self.registry,
-        )
-        self._duration = Histogram(
-            "instance_rpc_call_duration_seconds",
-            "Time from dispatch to answer of a call, by method.",
-            ["method"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self._in_flight = Gauge(
-            "instance_rpc_calls_in_flight",
-            "Calls started and not yet answered, by method.",
-            ["method"],
-            registry=self.registry,
-        )
+        self._figures = _CallFigures(frozenset(methods), frozenset(types))
+        self.registry.register(self._figures)
         self._refused = Counter(
             "instance_rpc_requests_refused",
             "Requests refused before reaching a method, by reason.",
             ["reason"],
             registry=self.registry,
         )
+        for reason in sorted(REFUSAL_REASONS):
+            self._refused.labels(reason)  # every reason shows, even at zero
         build = Info("instance_rpc_build", "Version and interfaces served.", registry=self.registry)
         build.info(
             {
@@ -154,47 +213,25 @@ class Metrics:
         )
         if backends is not None:
             self.registry.register(_InstanceCounts(backends))
-        for method in sorted(self._methods):
-            self._in_flight.labels(method)  # every served method shows, even at zero
-        # Labelled children, cached: looking them up costs more than the update itself.
-        self._call_children: dict[tuple[str, str, str], Counter] = {}
-        self._method_children: dict[str, tuple[Histogram, Gauge]] = {}
-
-    def _method_label(self, method: str) -> str:
-        return method if method in self._methods else OTHER
-
-    def _children(self, method: str) -> tuple[Histogram, Gauge]:
-        children = self._method_children.get(method)
-        if children is None:
-            label = self._method_label(method)
-            children = (self._duration.labels(label), self._in_flight.labels(label))
-            if label != OTHER:
-                self._method_children[method] = children  # only bounded keys are cached
-        return children
 
     def call_started(self, method: str) -> None:
         """A call of ``method`` was dispatched."""
-        self._children(method)[1].inc()
+        self._figures.in_flight[self._figures.method_label(method)] += 1
 
     def call_finished(self, method: str, type_name: str, code: int | None, seconds: float) -> None:
         """A call started with :meth:`call_started` was answered: ``code`` ``None`` for success,
         else its JSON-RPC error code; ``seconds`` from dispatch to answer."""
-        duration, in_flight = self._children(method)
-        in_flight.dec()
-        duration.observe(seconds)
-        self.count_call(method, type_name, code)
+        figures = self._figures
+        label = figures.method_label(method)
+        figures.in_flight[label] -= 1
+        latency = figures.latency[label]
+        latency.counts[bisect.bisect_left(_BUCKETS, seconds)] += 1
+        latency.total += seconds
+        figures.count(method, type_name, code)
 
     def count_call(self, method: str, type_name: str, code: int | None) -> None:
         """A call answered without being dispatched (an unknown method, for one)."""
-        key = (method, type_name, "ok" if code is None else str(code))
-        counter = self._call_children.get(key)
-        if counter is None:
-            outcome = key[2] if code is None or code in _RESERVED_CODES else OTHER
-            type_label = _type_label(type_name) if type_name in self._types else OTHER
-            counter = self._calls.labels(self._method_label(method), type_label, outcome)
-            if key[0] in self._methods and key[1] in self._types:
-                self._call_children[key] = counter  # only bounded keys are cached
-        counter.inc()
+        self._figures.count(method, type_name, code)
 
     def refused(self, reason: str) -> None:
         """Count a request refused for ``reason``, one of :data:`REFUSAL_REASONS`.
