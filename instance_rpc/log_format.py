@@ -7,7 +7,8 @@ The per-call line (INFO, logger ``instance_rpc.service``) reads, in text::
 
 A Destroy names its instance and its reason (``rolling_update``, ``terminate``), a Provision its
 ``LogicalID`` when it has one. Values a client chose are quoted as JSON strings unless they are
-plain words, so no value can forge a second line or a field.
+plain words, and control characters in an error message are escaped, so no value can forge a
+second line or a field.
 
 With ``--log-format json`` every line is one JSON object: ``time`` (ISO 8601, UTC), ``level``,
 ``logger``, ``message``, ``exception`` (a traceback, when there is one) and, on the per-call
@@ -43,6 +44,7 @@ CALL_FIELDS = "rpc_call"
 """The attribute of a per-call record holding its fields (``extra={CALL_FIELDS: {...}}``)."""
 
 _PLAIN = re.compile(r"[\w.:/@+-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -51,6 +53,13 @@ def _shown(value: str) -> str:
     if _PLAIN.fullmatch(value):
         return value
     return _ENCODER.encode(value).decode()
+
+
+def _escaped(text: str) -> str:
+    """``text`` with control characters (a newline most of all) written as JSON escapes."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda found: _ENCODER.encode(found.group())[1:-1].decode(), text)
 
 
 def log_call(
@@ -66,7 +75,7 @@ def log_call(
     with its ``error`` message; ``details`` (instance, reason, logical_id) in the given order."""
     elapsed_ms = seconds * 1000
     shown = "".join(f" {k}={_shown(v)}" for k, v in details.items()) if details else ""
-    outcome = "ok" if code is None else f"error {code}: {error}"
+    outcome = "ok" if code is None else f"error {code}: {_escaped(error)}"
     fields: dict[str, Any] = {
         "method": method,
         "type": type_name,

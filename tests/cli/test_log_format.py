@@ -32,6 +32,8 @@ async def exercise(path: Path) -> str:
         await client.destroy(second, TERMINATION)
         with pytest.raises(PluginError):
             await client.destroy("gone", TERMINATION)
+        with pytest.raises(PluginError):
+            await client.destroy("x\n2026 ERROR forged by an ID", TERMINATION)
         return first
 
 
@@ -68,6 +70,7 @@ def test_json_lines_carry_the_call_fields_redacted(sock_dir: Path) -> None:
         (first, "rolling_update", "ok"),
         ("inst-2", "terminate", "ok"),
         ("gone", "terminate", "error"),
+        ("x\n2026 ERROR forged by an ID", "terminate", "error"),
     ]
     assert destroys[2]["code"] == -32000
     assert destroys[2]["error"] == "instance not found: gone"
@@ -86,6 +89,7 @@ def test_text_lines_carry_reason_and_logical_id(sock_dir: Path) -> None:
     assert "s3cret" not in log
     # A client's value is quoted when it is not a plain word: it cannot start a line of its own.
     assert 'logical_id="x\\n2026 ERROR forged line" ok (' in log
+    assert "error -32000: instance not found: x\\n2026 ERROR forged by an ID (" in log
     assert not any(line.startswith("2026 ERROR forged") for line in log.splitlines())
 
 
