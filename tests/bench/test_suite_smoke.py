@@ -38,5 +38,6 @@ def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
         "provision loadgen c=64, log level warning",
     ]
     assert all(pair["ours"]["summary"]["calls"] > 0 for pair in document["metrics"])
-    assert document["metrics_hooks_us"] > 0
+    assert document["metrics_in_process_us"]["with"] > 0
+    assert document["metrics_in_process_us"]["without"] > 0
     assert "Metrics: with / without (--no-metrics)" in completed.stdout
