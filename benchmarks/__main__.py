@@ -9,6 +9,7 @@ from pathlib import Path
 
 from instance_rpc import eventloop
 
+from .metrics_cost import in_process_us_per_call, measure_metrics_cost
 from .report import machine, render, targets
 from .suite import Settings, run_suite
 
@@ -28,6 +29,8 @@ def main() -> None:
         rounds=args.rounds,
     )
     results = eventloop.run(run_suite(settings))
+    results.metrics = eventloop.run(measure_metrics_cost(settings))
+    results.metrics_in_process_us = eventloop.run(in_process_us_per_call())
     info = machine()
     info["loop"] = eventloop.loop_name()
     print(render(results, info))

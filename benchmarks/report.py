@@ -134,6 +134,35 @@ def targets(results: Results) -> list[Target]:
     return found
 
 
+def _metrics_lines(results: Results) -> list[str]:
+    """The daemon with metrics against the same daemon without (both at log level warning)."""
+    if not results.metrics:
+        return []
+    rows = []
+    for pair in results.metrics:
+        added = pair.ours.cpu_us_per_call - pair.bare.cpu_us_per_call
+        cells = [
+            pair.figure,
+            f"{_number(pair.ours.summary.calls_per_second)} / "
+            f"{_number(pair.bare.summary.calls_per_second)}",
+            f"{_number(pair.ours.cpu_us_per_call)} / {_number(pair.bare.cpu_us_per_call)}",
+            f"{added:+.1f} ({pair.ratios['cpu_us_per_call']:.2f}x)",
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return [
+        "Metrics: with / without (--no-metrics), same run:",
+        "",
+        "| figure | calls/s | server CPU µs/call | metrics µs/call |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "A Validate through the JSON-RPC layer, in one process: "
+        f"{results.metrics_in_process_us.get('with', 0):.1f} µs with metrics, "
+        f"{results.metrics_in_process_us.get('without', 0):.1f} µs without",
+        "",
+    ]
+
+
 def render(results: Results, info: dict[str, Any]) -> str:
     header = "| figure | " + " | ".join(label for label, _ in _COLUMNS)
     lines = [
@@ -155,6 +184,7 @@ def render(results: Results, info: dict[str, Any]) -> str:
         "Memory (MB): "
         + ", ".join(f"{key} {_mb(kib):.0f}" for key, kib in results.memory_kib.items()),
         "",
+        *_metrics_lines(results),
         "Targets:",
         "",
         "| target | limit | measured | met |",

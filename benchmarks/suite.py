@@ -24,7 +24,16 @@ from . import requests
 from .loadgen import fetch, hammer, http_post, http_request
 from .servers import ServerProcess
 
-__all__ = ["Measurement", "Pair", "Results", "Settings", "run_suite"]
+__all__ = [
+    "SMALL_BODIES",
+    "Measurement",
+    "Pair",
+    "Results",
+    "Settings",
+    "cheap_load",
+    "compare",
+    "run_suite",
+]
 
 Call = Callable[[], Awaitable[object]]
 Load = Callable[[], Awaitable[Summary]]
@@ -86,9 +95,18 @@ def _ratio(ours: float, theirs: float) -> float:
 class Results:
     pairs: list[Pair] = field(default_factory=list)
     memory_kib: dict[str, int] = field(default_factory=dict)
+    metrics: list[Pair] = field(default_factory=list)
+    """The daemon with metrics ("ours") against the daemon without ("bare")."""
+    metrics_in_process_us: dict[str, float] = field(default_factory=dict)
+    """A Validate through the JSON-RPC layer in one process, µs: "with" and "without" metrics."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pairs": [pair.as_dict() for pair in self.pairs], "memory_kib": self.memory_kib}
+        return {
+            "pairs": [pair.as_dict() for pair in self.pairs],
+            "memory_kib": self.memory_kib,
+            "metrics": [pair.as_dict() for pair in self.metrics],
+            "metrics_in_process_us": self.metrics_in_process_us,
+        }
 
 
 async def _measure(server: ServerProcess, load: Load) -> Measurement:
@@ -105,7 +123,7 @@ async def _measure(server: ServerProcess, load: Load) -> Measurement:
     )
 
 
-async def _compare(
+async def compare(
     settings: Settings,
     figure: str,
     ours: tuple[ServerProcess, Load],
@@ -146,10 +164,10 @@ async def _post(session: aiohttp.ClientSession, path: str, body: bytes) -> bytes
         return await response.read()
 
 
-_SMALL_BODIES = (("validate", requests.validate_body()), ("provision", requests.provision_body()))
+SMALL_BODIES = (("validate", requests.validate_body()), ("provision", requests.provision_body()))
 
 
-def _cheap(settings: Settings, server: ServerProcess, body: bytes, concurrency: int) -> Load:
+def cheap_load(settings: Settings, server: ServerProcess, body: bytes, concurrency: int) -> Load:
     async def load() -> Summary:
         sample = await hammer(
             server.socket_path, http_post(body), concurrency=concurrency, duration=settings.duration
@@ -163,7 +181,7 @@ async def _small_calls(
     settings: Settings, daemon: ServerProcess, bare: ServerProcess
 ) -> list[Pair]:
     pairs = []
-    for (method, body), concurrency in itertools.product(_SMALL_BODIES, settings.concurrencies):
+    for (method, body), concurrency in itertools.product(SMALL_BODIES, settings.concurrencies):
 
         async def plugin_client(c: int = concurrency, m: str = method) -> Summary:
             report = await run_load(
@@ -176,15 +194,15 @@ async def _small_calls(
                 return await _for_seconds(lambda: _post(session, "", b), c, settings.duration)
 
         pairs.append(
-            await _compare(
+            await compare(
                 settings,
                 f"{method} loadgen c={concurrency}",
-                (daemon, _cheap(settings, daemon, body, concurrency)),
-                (bare, _cheap(settings, bare, body, concurrency)),
+                (daemon, cheap_load(settings, daemon, body, concurrency)),
+                (bare, cheap_load(settings, bare, body, concurrency)),
             )
         )
         pairs.append(
-            await _compare(
+            await compare(
                 settings,
                 f"{method} PluginClient c={concurrency}",
                 (daemon, plugin_client),
@@ -208,13 +226,13 @@ async def _quiet_daemon(settings: Settings, scratch: str, bare: ServerProcess) -
     concurrency = max(settings.concurrencies)
     try:
         return [
-            await _compare(
+            await compare(
                 settings,
                 f"{method} loadgen c={concurrency}, log level warning",
-                (quiet, _cheap(settings, quiet, body, concurrency)),
-                (bare, _cheap(settings, bare, body, concurrency)),
+                (quiet, cheap_load(settings, quiet, body, concurrency)),
+                (bare, cheap_load(settings, bare, body, concurrency)),
             )
-            for method, body in _SMALL_BODIES
+            for method, body in SMALL_BODIES
         ]
     finally:
         await quiet.stop()
@@ -250,7 +268,7 @@ async def _describe(
         async with _plain_session(bare) as session:
             return await _times(lambda: _post(session, name, b"{}"), settings.describe_repeats)
 
-    return await _compare(
+    return await compare(
         settings,
         f"describe {size} properties=True",
         (daemon, ours),

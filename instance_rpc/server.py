@@ -1,7 +1,8 @@
 """The HTTP side: an aiohttp app on a Unix socket, and the socket's life from bind to removal.
 
 - ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
-- ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec.
+- ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec, and
+  ``/metrics``, Prometheus metrics (see :mod:`instance_rpc.metrics`) unless turned off.
 - Any other method, or ``GET`` / ``HEAD`` of a path that is no document: ``405`` with an
   ``Allow`` header naming what the path takes (RFC 9110 section 15.5.6), and a JSON-RPC error body.
 
@@ -38,6 +39,7 @@ from .errors import INTERNAL_ERROR, INVALID_REQUEST, InstanceRPCError
 from .http_errors import RateLimitedLog, RequestHandler
 from .listeners import GuardedSite, bind_unix
 from .logs import redact
+from .metrics import METRICS_KEY, METRICS_PATH, Metrics
 from .remote_access import RemoteAccess
 from .service import InstanceService
 
@@ -84,15 +86,21 @@ def _error_response(service: InstanceService, status: int, message: str) -> web.
 
 
 def documents(
-    service: InstanceService, info_warnings: list[str] | None = None
-) -> dict[str, Callable[[], bytes]]:
-    """The documents the daemon serves to ``GET`` and ``HEAD``: path -> a function of the body.
+    service: InstanceService,
+    info_warnings: list[str] | None = None,
+    metrics: Metrics | None = None,
+) -> dict[str, Callable[[], web.Response]]:
+    """The documents the daemon serves to ``GET`` and ``HEAD``: path -> a function of the answer.
 
     Every path takes ``POST`` (JSON-RPC); these paths take ``GET`` and ``HEAD`` too.
-    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
+    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them);
+    ``metrics``, when given, is served at ``/metrics``.
     """
     info_body = with_warnings(service.info_bytes(), info_warnings or [])
-    return {INFO_PATH: lambda: info_body}
+    served: dict[str, Callable[[], web.Response]] = {INFO_PATH: lambda: _json_response(info_body)}
+    if metrics is not None:
+        served[METRICS_PATH] = metrics.response
+    return served
 
 
 def create_app(
@@ -101,37 +109,49 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_LIMITS.body_timeout,
     info_warnings: list[str] | None = None,
+    metrics: bool = True,
 ) -> web.Application:
-    """The aiohttp application serving ``service``.
+    """The aiohttp application serving ``service``; with ``metrics``, its own :class:`Metrics`
+    (``app[METRICS_KEY]``) counts every call and refusal and is served at ``GET /metrics``.
 
     Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
     an HTML error page. A body not received within ``body_timeout`` seconds gets HTTP 408.
     ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
     """
-    served = documents(service, info_warnings)
+    counted = (
+        Metrics(methods=service.method_names, types=service.type_names, backends=service.backends)
+        if metrics
+        else None
+    )
+    served = documents(service, info_warnings, counted)
     known = ", ".join(served)
+
+    def refuse(reason: str, status: int, message: str) -> web.Response:
+        if counted is not None:
+            counted.refused(reason)
+        return _error_response(service, status, message)
 
     async def rpc(request: web.Request) -> web.Response:
         if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
             "Content-Type"
         ):
             message = f"unsupported Content-Type {request.content_type!r}; send application/json"
-            return _error_response(service, 415, message)
+            return refuse("unsupported_media_type", 415, message)
         try:
             async with asyncio.timeout(body_timeout):
                 body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             message = f"invalid request: body larger than the limit of {max_body} bytes"
-            return _error_response(service, 413, message)
+            return refuse("body_too_large", 413, message)
         except TimeoutError:
             message = f"invalid request: body not received within {body_timeout:g}s"
-            response = _error_response(service, 408, message)
+            response = refuse("body_timeout", 408, message)
             response.force_close()
             return response
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("<- %s", redact(body.decode(errors="replace")))
         try:
-            answer = await service.handle(body)
+            answer = await service.handle(body, counted)
         except Exception:
             logger.exception("unexpected failure answering a request")
             answer = service.error_body(INTERNAL_ERROR, "internal error")
@@ -146,7 +166,7 @@ def create_app(
             return await rpc(request)
         document = served.get(request.path)
         if document is not None and request.method in ("GET", "HEAD"):
-            return _json_response(document())
+            return document()
         allowed = "GET, HEAD, POST" if document is not None else "POST"
         if request.method in ("GET", "HEAD"):
             message = (
@@ -155,11 +175,12 @@ def create_app(
             )
         else:
             message = f"method {request.method} not allowed on {request.path}; allowed: {allowed}"
-        answer = _error_response(service, 405, message)
+        answer = refuse("method_not_allowed", 405, message)
         answer.headers["Allow"] = allowed
         return answer
 
     app = web.Application(client_max_size=max_body)
+    app[METRICS_KEY] = counted
     app.router.add_route("*", "/{path:.*}", route)
     return app
 
@@ -277,6 +298,7 @@ class PluginServer:
         remote: RemoteAccess | None = None,
         limits: ConnectionLimits = DEFAULT_LIMITS,
         on_refusal: RefusalHook | None = None,
+        metrics: bool = True,
     ) -> None:
         self.service = service
         self.socket_path = Path(socket_path)
@@ -284,14 +306,24 @@ class PluginServer:
         self._socket_group = socket_group
         self._max_body = max_body
         self._shutdown_timeout = shutdown_timeout
+        self._metrics = metrics
         self._runner: web.AppRunner | None = None
         self._lock = _PathLock(self.socket_path)
         self._identity: tuple[int, int] | None = None
         self.remote = remote if remote is not None else RemoteAccess([])
         self.limits = limits
         self._on_refusal = on_refusal
-        self._pool = ConnectionPool(limits, on_refusal)
+        self._counted: Metrics | None = None
+        self._pool = ConnectionPool(limits, self._refused)
         self._refusal_log = RateLimitedLog()
+
+    def _refused(self, reason: str) -> None:
+        """A connection or request refused below the app (limits, malformed HTTP): counted in
+        the metrics and passed to the ``on_refusal`` hook."""
+        if self._counted is not None:
+            self._counted.refused(reason)
+        if self._on_refusal is not None:
+            self._on_refusal(reason)
 
     async def start(self) -> None:
         """Claim the path, bind and listen. On any failure nothing is left: no socket, no lock,
@@ -319,7 +351,9 @@ class PluginServer:
             max_body=self._max_body,
             body_timeout=self.limits.body_timeout,
             info_warnings=self.remote.warnings,
+            metrics=self._metrics,
         )
+        self._counted = app[METRICS_KEY]
         app.middlewares.append(self._pool.middleware())
         runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=self._shutdown_timeout
@@ -366,7 +400,7 @@ class PluginServer:
                 loop=loop,
                 service=self.service,
                 refusal_log=self._refusal_log,
-                on_refusal=self._on_refusal,
+                on_refusal=self._refused,
                 keepalive_timeout=self.limits.idle_timeout,
                 access_log=None,
             )

@@ -42,6 +42,8 @@ from .errors import (
     RPCError,
 )
 from .field_paths import name_map_keys
+from .log_format import log_call
+from .observe import CallObserver
 from .spi import Plugin, VendorProvider
 from .types import VendorInfo
 from .wire import (
@@ -85,12 +87,14 @@ class _Call:
     """One request's call: its raw params, the work its method started, and what the per-call
     log line reports besides the method (filled in as the call proceeds)."""
 
-    __slots__ = ("params", "pending", "type_name")
+    __slots__ = ("details", "observer", "params", "pending", "type_name")
 
-    def __init__(self, params: Raw | None) -> None:
+    def __init__(self, params: Raw | None, observer: CallObserver | None) -> None:
         self.params = params
+        self.observer = observer
         self.pending: Coroutine[Any, Any, Any] | None = None
         self.type_name = ""
+        self.details: dict[str, str] | None = None
 
 
 MethodBody = Callable[[Raw | None, _Call], Awaitable[Result]]
@@ -211,6 +215,11 @@ class InstanceService:
         return sorted(self._backends, key=lambda name: (name != "", name))
 
     @property
+    def backends(self) -> Mapping[str, Plugin]:
+        """The backends by type name (``""``: the default)."""
+        return self._backends
+
+    @property
     def method_names(self) -> list[str]:
         return sorted(self._methods)
 
@@ -228,48 +237,70 @@ class InstanceService:
 
     # --- the JSON-RPC layer ------------------------------------------------------------------
 
-    async def handle(self, body: bytes) -> bytes | None:
-        """Answer one HTTP body, a request or a batch; ``None`` means no response is due."""
+    async def handle(self, body: bytes, observer: CallObserver | None = None) -> bytes | None:
+        """Answer one HTTP body, a request or a batch; ``None`` means no response is due.
+
+        ``observer`` is told of every call and refusal (the app's metrics).
+        """
         try:
-            body.decode("utf-8")  # msgspec leaves raw members unchecked
-        except UnicodeDecodeError as exc:
-            return _error_bytes(PARSE_ERROR, f"parse error: invalid UTF-8 at byte {exc.start}")
-        try:
-            parsed = _BODY_DECODER.decode(body)
-        except msgspec.ValidationError:
-            return _error_bytes(INVALID_REQUEST, "invalid request: expected a JSON object or array")
-        except msgspec.DecodeError as exc:
-            return _error_bytes(PARSE_ERROR, f"parse error: {exc}")
-        except RecursionError:
-            return _error_bytes(INVALID_REQUEST, "invalid request: JSON nested too deeply")
+            parsed = self._parse(body)
+        except _RequestRejected as exc:
+            if observer is not None:
+                observer.refused("bad_json" if exc.code == PARSE_ERROR else "invalid_request")
+            return _error_bytes(exc.code, exc.message)
         if isinstance(parsed, dict):
-            return await self._handle_one(parsed)
-        if not parsed:
-            return _error_bytes(INVALID_REQUEST, "invalid request: empty batch")
-        if len(parsed) > self.max_batch:
-            message = (
-                f"invalid request: batch of {len(parsed)} exceeds the limit of {self.max_batch}"
-            )
-            return _error_bytes(INVALID_REQUEST, message)
-        answers = await asyncio.gather(*(self._handle_raw(item) for item in parsed))
+            return await self._handle_one(parsed, observer)
+        answers = await asyncio.gather(*(self._handle_raw(item, observer) for item in parsed))
         present = [answer for answer in answers if answer is not None]
         if not present:
             return None
         return b"[" + b",".join(present) + b"]"
 
-    async def _handle_raw(self, item: Raw) -> bytes | None:
+    def _parse(self, body: bytes) -> dict[str, Raw] | list[Raw]:
+        """The request or the batch of ``body``; raises :class:`_RequestRejected`."""
+        try:
+            body.decode("utf-8")  # msgspec leaves raw members unchecked
+        except UnicodeDecodeError as exc:
+            message = f"parse error: invalid UTF-8 at byte {exc.start}"
+            raise _RequestRejected(PARSE_ERROR, message) from None
+        try:
+            parsed = _BODY_DECODER.decode(body)
+        except msgspec.ValidationError:
+            message = "invalid request: expected a JSON object or array"
+            raise _RequestRejected(INVALID_REQUEST, message) from None
+        except msgspec.DecodeError as exc:
+            raise _RequestRejected(PARSE_ERROR, f"parse error: {exc}") from None
+        except RecursionError:
+            message = "invalid request: JSON nested too deeply"
+            raise _RequestRejected(INVALID_REQUEST, message) from None
+        if isinstance(parsed, list) and not parsed:
+            raise _RequestRejected(INVALID_REQUEST, "invalid request: empty batch")
+        if isinstance(parsed, list) and len(parsed) > self.max_batch:
+            message = (
+                f"invalid request: batch of {len(parsed)} exceeds the limit of {self.max_batch}"
+            )
+            raise _RequestRejected(INVALID_REQUEST, message)
+        return parsed
+
+    async def _handle_raw(self, item: Raw, observer: CallObserver | None) -> bytes | None:
         try:
             request = _OBJECT_DECODER.decode(item)
         except (msgspec.DecodeError, RecursionError):
+            if observer is not None:
+                observer.refused("invalid_request")
             return _error_bytes(INVALID_REQUEST, "invalid request: expected a JSON object")
-        return await self._handle_one(request)
+        return await self._handle_one(request, observer)
 
-    async def _handle_one(self, request: dict[str, Raw]) -> bytes | None:
+    async def _handle_one(
+        self, request: dict[str, Raw], observer: CallObserver | None
+    ) -> bytes | None:
         try:
             envelope = self._check_envelope(request)
         except _RequestRejected as exc:
+            if observer is not None:
+                observer.refused("invalid_request")
             return _error_bytes(exc.code, exc.message, exc.request_id)
-        call = _Call(request.get("params"))
+        call = _Call(request.get("params"), observer)
         response = dispatch_to_response(
             cast(str, envelope),  # parsed already; the deserializer hook passes it through
             self._methods,
@@ -286,6 +317,8 @@ class InstanceService:
                 return _ENCODER.encode(_ErrorEnvelope(error=outcome, id=response.id))
             return _ENCODER.encode(_SuccessEnvelope(result=outcome, id=response.id))
         if isinstance(response, ErrorResponse):
+            if observer is not None:
+                observer.count_call(envelope["method"], call.type_name, response.code)
             error = _error_object(response.code, response.message, response.data)
             return _ENCODER.encode(_ErrorEnvelope(error=error, id=response.id))
         # jsonrpcserver wraps its own failures in Left(...); never expected, never fatal.
@@ -345,24 +378,29 @@ class InstanceService:
 
     @staticmethod
     async def _run(name: str, body: MethodBody, call: _Call) -> Any:
-        """The result of ``body``, or every failure as an error object; and log the call."""
+        """The result of ``body``, or every failure as an error object; log and count the call."""
+        observer = call.observer
+        if observer is not None:
+            observer.call_started(name)
         started = time.perf_counter()
-        outcome = "ok"
+        code: int | None = None
+        error = ""
         try:
             return await body(call.params, call)
         except RPCError as exc:
-            outcome = f"error {exc.code}: {exc.message}"
+            code, error = exc.code, exc.message
             return _ErrorObject(exc.code, exc.message, exc.data)
         except Exception as exc:
             logger.exception("%s failed in the backend", name)
-            message = str(exc) or type(exc).__name__
-            outcome = f"error {SERVER_ERROR}: {message}"
-            return _ErrorObject(SERVER_ERROR, message)
+            code, error = SERVER_ERROR, str(exc) or type(exc).__name__
+            return _ErrorObject(SERVER_ERROR, error)
         finally:
+            elapsed = time.perf_counter() - started
+            if observer is not None:
+                observer.call_finished(name, call.type_name, code, elapsed)
             if logger.isEnabledFor(logging.INFO):
-                elapsed_ms = (time.perf_counter() - started) * 1000
                 type_name = call.type_name or handshake.DEFAULT_TYPE_NAME
-                logger.info("%s type=%s %s (%.1f ms)", name, type_name, outcome, elapsed_ms)
+                log_call(logger, name, type_name, code, error, elapsed, call.details)
 
     # --- methods -------------------------------------------------------------------------------
 
@@ -389,6 +427,8 @@ class InstanceService:
 
     async def _provision(self, params: Raw | None, call: _Call) -> Result:
         p = self._decode(ProvisionParams, params, call)
+        if p.Spec.LogicalID is not None:
+            call.details = {"logical_id": p.Spec.LogicalID}
         backend = self._backend(p.Type)
         instance_id = await backend.provision(p.Spec.to_spec())
         if instance_id is not None and not isinstance(instance_id, str):
@@ -402,6 +442,7 @@ class InstanceService:
 
     async def _destroy(self, params: Raw | None, call: _Call) -> Result:
         p = self._decode(DestroyParams, params, call)
+        call.details = {"instance": p.Instance, "reason": p.Context.Reason}
         await self._backend(p.Type).destroy(p.Instance, context_of(p))
         return OKResult(Type=p.Type, OK=True)
 

@@ -21,6 +21,7 @@ __all__ = [
     "ROLLING_UPDATE",
     "SUPPORTED_VERSIONS",
     "TERMINATION",
+    "InstanceCounter",
     "Plugin",
     "VendorProvider",
 ]
@@ -68,3 +69,14 @@ class VendorProvider(Protocol):
     """Optional: a plugin that names its maker in the spec endpoint."""
 
     def vendor_info(self) -> VendorInfo: ...
+
+
+@runtime_checkable
+class InstanceCounter(Protocol):
+    """Optional: a plugin that can say how many instances it knows without describing them.
+
+    Called on every metrics scrape, on the event loop: it must be cheap (a ``len()``), never
+    block and never do I/O.
+    """
+
+    def instance_count(self) -> int: ...

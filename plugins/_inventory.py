@@ -153,6 +153,9 @@ class Inventory(Generic[R]):
     def __contains__(self, instance_id: str) -> bool:
         return instance_id in self._records
 
+    def __len__(self) -> int:
+        return len(self._records)
+
     def _with_logical_id(self, logical_id: str) -> tuple[R | None, R | None]:
         """The live record with ``logical_id``, and one being destroyed."""
         live: R | None = None

@@ -41,6 +41,9 @@ class FilePlugin:
     def vendor_info(self) -> VendorInfo:
         return VendorInfo(name="instance-rpc-file", version="0.1.0")
 
+    def instance_count(self) -> int:
+        return len(self._inventory)
+
     async def validate(self, properties: Properties) -> None:
         require_object(properties)
 

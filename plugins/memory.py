@@ -50,6 +50,9 @@ class MemoryPlugin:
     def vendor_info(self) -> VendorInfo:
         return VendorInfo(name="instance-rpc-memory", version="0.1.0")
 
+    def instance_count(self) -> int:
+        return len(self._instances)
+
     async def validate(self, properties: Properties) -> None:
         value = load_properties(properties)
         if not isinstance(value, dict):

@@ -158,6 +158,9 @@ class ProcessPlugin:
     def vendor_info(self) -> VendorInfo:
         return VendorInfo(name="instance-rpc-process", version="0.1.0")
 
+    def instance_count(self) -> int:
+        return len(self._inventory)
+
     async def validate(self, properties: Properties) -> None:
         parse_settings(properties)
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import click
 
-from .. import collector, eventloop
+from .. import collector, eventloop, systemd
+from ..activation import ActivatedServer
 from ..backends import UnknownBackend, backend_factory
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
-from ..logs import install_redaction
+from ..log_format import LOG_FORMATS, configure_logging
 from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
@@ -34,20 +35,6 @@ DEFAULT_PLUGIN = "file"
 
 class StartupFailed(Exception):
     """Start-up cannot go on; the message is the one line ``serve`` ends with."""
-
-
-def _configure_logging(level: str) -> None:
-    """Log lines to stderr, secrets redacted, at the cost of one call's worth of work or less."""
-    # The daemon's format shows no thread, process or source line: skip gathering them for each
-    # record (the switches the logging documentation gives for this).
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    logging._srcfile = None
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    install_redaction()
 
 
 def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Path:
@@ -233,6 +220,19 @@ def _close_backends(backends: Iterable[Plugin]) -> None:
 )
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @network_options
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr as text, or as one JSON object a line.",
+)
+@click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    help="Count calls and serve them at GET /metrics (Prometheus text format).",
+)
 def serve(
     socket: str | None,
     name: str | None,
@@ -244,6 +244,8 @@ def serve(
     max_body: int,
     docker_host: str | None,
     log_level: str,
+    log_format: str,
+    metrics: bool,
     **network: Any,
 ) -> None:
     """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
@@ -267,23 +269,35 @@ def serve(
     if not 0 <= mode <= 0o777:
         fail(f"--socket-mode must be octal permissions from 0 to 777, like 600: {socket_mode!r}")
     names = plugin_names or (DEFAULT_PLUGIN,)
-    _configure_logging(log_level)
+    configure_logging(log_level, log_format)
     remote = remote_access(network)
-    socket_path = _socket_path(socket, name, names[0])
+    try:
+        inherited = systemd.listen_sockets()
+    except systemd.ActivationError as exc:
+        fail(f"socket activation: {exc}")
+    socket_path = _socket_path(socket, name or _activated_name(inherited), names[0])
     backends: dict[str, Plugin] = {}
+    server: PluginServer | ActivatedServer | None = None
     try:
         offered = {} if docker_host is None else {"docker_host": docker_host}
         backends = _backends(names, dirs, socket_path.name, offered)
-        server = PluginServer(
-            InstanceService(backends),
-            socket_path,
-            socket_mode=mode,
-            socket_group=socket_group,
-            max_body=max_body,
-            shutdown_timeout=grace,
-            remote=remote,
-            limits=connection_limits(network),
-        )
+        service = InstanceService(backends)
+        if inherited:
+            server = ActivatedServer(
+                service, inherited, max_body=max_body, shutdown_timeout=grace, metrics=metrics
+            )
+        else:
+            server = PluginServer(
+                service,
+                socket_path,
+                socket_mode=mode,
+                socket_group=socket_group,
+                max_body=max_body,
+                shutdown_timeout=grace,
+                remote=remote,
+                limits=connection_limits(network),
+                metrics=metrics,
+            )
         eventloop.run(_run(server))
     except StartupFailed as exc:
         fail(str(exc))
@@ -291,32 +305,50 @@ def serve(
         fail(str(exc))
     except (OSError, LookupError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        fail(f"cannot listen on {socket_path}: {reason}")
+        where = str(socket_path) if server is None else _where(server)
+        fail(f"cannot listen on {where}: {reason}")
     finally:
         _close_backends(backends.values())
 
 
-def _announce(server: PluginServer) -> None:
-    """The line that tells whoever started the daemon it is ready ("listening on PATH ...")."""
-    if sys.stdout is None:  # started with standard output closed: nobody to tell
-        return
+def _announce(server: PluginServer | ActivatedServer) -> str:
+    """Tell whoever started the daemon it is ready ("listening on ..."); the line said."""
     types = ", ".join(t or "(default)" for t in server.service.type_names)
+    listening = f"listening on {_where(server)} (types: {types})"
+    if sys.stdout is None:  # started with standard output closed: nobody to tell
+        return listening
     try:
-        click.echo(f"listening on {server.socket_path} (types: {types})")
-        for url in server.remote.urls():
-            click.echo(f"listening on {url}")
+        click.echo(listening)
+        if isinstance(server, PluginServer):
+            for url in server.remote.urls():
+                click.echo(f"listening on {url}")
         sys.stdout.flush()
     except OSError as exc:
         raise StartupFailed(f"cannot write to standard output: {_reason(exc)}") from None
+    return listening
 
 
-async def _run(server: PluginServer) -> None:
+def _activated_name(inherited: list[systemd.InheritedSocket]) -> str | None:
+    """Under socket activation the plugin is named after its first socket file, if any."""
+    for passed in inherited:
+        if passed.address.startswith("/"):  # a Unix socket with a path
+            return Path(passed.address).name
+    return None
+
+
+def _where(server: PluginServer | ActivatedServer) -> str:
+    if isinstance(server, ActivatedServer):
+        return ", ".join(server.addresses)
+    return str(server.socket_path)
+
+
+async def _run(server: PluginServer | ActivatedServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
     def on_signal(signum: int) -> None:
         if stop.is_set():
-            click.echo("second signal: exiting now", err=True)
+            logger.warning("second signal: exiting now")
             server.remove_socket()
             os._exit(128 + signum)
         stop.set()
@@ -326,9 +358,11 @@ async def _run(server: PluginServer) -> None:
     try:
         await server.start()
         collector.settle_daemon()
-        _announce(server)
-        logger.info("listening on %s", server.socket_path)
+        listening = _announce(server)
+        logger.info("%s", listening)
+        systemd.notify(f"READY=1\nSTATUS={listening}")
         await stop.wait()
-        click.echo("stopping", err=True)
+        logger.info("stopping")
+        systemd.notify("STOPPING=1\nSTATUS=stopping")
     finally:
         await server.close()

@@ -33,3 +33,11 @@ def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert pair["ours"]["summary"]["errors"] == 0
         assert pair["bare"]["summary"]["calls"] > 0
     assert document["memory_kib"]["daemon_holding_hwm"] > 0
+    assert [pair["figure"] for pair in document["metrics"]] == [
+        "validate loadgen c=64, log level warning",
+        "provision loadgen c=64, log level warning",
+    ]
+    assert all(pair["ours"]["summary"]["calls"] > 0 for pair in document["metrics"])
+    assert document["metrics_in_process_us"]["with"] > 0
+    assert document["metrics_in_process_us"]["without"] > 0
+    assert "Metrics: with / without (--no-metrics)" in completed.stdout

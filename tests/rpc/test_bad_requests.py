@@ -205,7 +205,7 @@ async def test_an_oversized_batch_is_refused(sock_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow", "message"),
     [
-        ("GET", "/", "POST", "GET /: no such document (documents: /info/api.json)"),
+        ("GET", "/", "POST", "GET /: no such document (documents: /info/api.json, /metrics)"),
         ("GET", "/info/nothing", "POST", "GET /info/nothing: no such document"),
         ("GET", "/info/api.json/", "POST", "no such document"),
         ("PUT", "/", "POST", "method PUT not allowed on /; allowed: POST"),
@@ -224,7 +224,7 @@ async def test_a_method_a_path_does_not_take_is_405_with_allow(
     assert message in error["message"]
 
 
-@pytest.mark.parametrize("path", ["/", "/info", "/metrics"])
+@pytest.mark.parametrize("path", ["/", "/info", "/metrics/x"])
 async def test_head_of_a_path_that_is_no_document_is_405(
     daemon: tuple[Path, MemoryPlugin], path: str
 ) -> None:

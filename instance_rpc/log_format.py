@@ -1,0 +1,146 @@
+"""The daemon's log lines: the per-call line, and the text or JSON format of every line.
+
+The per-call line (INFO, logger ``instance_rpc.service``) reads, in text::
+
+    Instance.Destroy type=. instance=inst-3 reason=terminate ok (0.3 ms)
+    Instance.Provision type=. logical_id=web-1 error -32000: quota exceeded (1.2 ms)
+
+A Destroy names its instance and its reason (``rolling_update``, ``terminate``), a Provision its
+``LogicalID`` when it has one. Values a client chose are quoted as JSON strings unless they are
+plain words, and control characters in an error message are escaped, so no value can forge a
+second line or a field.
+
+With ``--log-format json`` every line is one JSON object: ``time`` (ISO 8601, UTC), ``level``,
+``logger``, ``message``, ``exception`` (a traceback, when there is one) and, on the per-call
+line, ``method``, ``type``, ``outcome`` (``ok`` or ``error``), ``code`` and ``error`` (for an
+error), ``duration_ms``, and ``instance`` / ``reason`` / ``logical_id`` as above. Every string
+field is redacted (:func:`~instance_rpc.logs.redact`), as text lines are.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from .logs import install_redaction, redact
+
+__all__ = [
+    "CALL_FIELDS",
+    "LOG_FORMATS",
+    "TEXT_FORMAT",
+    "JsonFormatter",
+    "configure_logging",
+    "log_call",
+]
+
+LOG_FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+CALL_FIELDS = "rpc_call"
+"""The attribute of a per-call record holding its fields (``extra={CALL_FIELDS: {...}}``)."""
+
+_PLAIN = re.compile(r"[\w.:/@+-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ENCODER = msgspec.json.Encoder()
+
+
+def _shown(value: str) -> str:
+    """``value`` as it appears in a text line: bare if a plain word, else a JSON string."""
+    if _PLAIN.fullmatch(value):
+        return value
+    return _ENCODER.encode(value).decode()
+
+
+def _escaped(text: str) -> str:
+    """``text`` with control characters (a newline most of all) written as JSON escapes."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda found: _ENCODER.encode(found.group())[1:-1].decode(), text)
+
+
+def log_call(
+    logger: logging.Logger,
+    method: str,
+    type_name: str,
+    code: int | None,
+    error: str,
+    seconds: float,
+    details: Mapping[str, str] | None = None,
+) -> None:
+    """Log the per-call line at INFO: ``code`` ``None`` for success, else the error answered
+    with its ``error`` message; ``details`` (instance, reason, logical_id) in the given order."""
+    elapsed_ms = seconds * 1000
+    shown = "".join(f" {k}={_shown(v)}" for k, v in details.items()) if details else ""
+    outcome = "ok" if code is None else f"error {code}: {_escaped(error)}"
+    fields: dict[str, Any] = {
+        "method": method,
+        "type": type_name,
+        "outcome": "ok" if code is None else "error",
+        "duration_ms": round(elapsed_ms, 3),
+    }
+    if code is not None:
+        fields["code"] = code
+        fields["error"] = error
+    if details:
+        fields.update(details)
+    logger.info(
+        "%s type=%s%s %s (%.1f ms)",
+        method,
+        type_name,
+        shown,
+        outcome,
+        elapsed_ms,
+        extra={CALL_FIELDS: fields},
+    )
+
+
+def _redacted(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record (see the module docstring), every string field redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, CALL_FIELDS, None)
+        if isinstance(fields, dict):
+            document.update(fields)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            document["exception"] = record.exc_text
+        redacted = {key: _redacted(value) for key, value in document.items()}
+        return _ENCODER.encode(redacted).decode()
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log to stderr at ``level`` in ``log_format`` (``text`` or ``json``), secrets redacted.
+
+    For the ``serve`` command: it sets up the root logger. Raises ``ValueError`` for an unknown
+    format.
+    """
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}: {log_format!r}")
+    # Neither format shows thread, process or source line: skip gathering them for each record
+    # (the switches the logging documentation gives for this).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
+    handler = logging.StreamHandler()
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    install_redaction()

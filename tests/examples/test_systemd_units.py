@@ -1,0 +1,52 @@
+"""examples/systemd: the units pass systemd's own checks and ask serve only for what it has."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.daemon import run_cli
+from tests.examples.conftest import EXAMPLES
+from tests.tools import require_tool
+
+UNITS = EXAMPLES / "systemd"
+INSTALLED = "/usr/local/bin/instance-rpc"
+
+
+def exec_start() -> str:
+    text = (UNITS / "instance-rpc@.service").read_text()
+    found = re.search(r"^ExecStart=(.*)$", text, re.MULTILINE)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_units_verify(tmp_path: Path) -> None:
+    analyze = require_tool("systemd-analyze", "Debian's systemd package")
+    command = Path(sys.executable).parent / "instance-rpc"
+    assert command.exists()
+    for unit in ("instance-rpc@.socket", "instance-rpc@.service"):
+        text = (UNITS / unit).read_text().replace(INSTALLED, str(command))
+        (tmp_path / unit).write_text(text)
+        (tmp_path / unit.replace("@.", "@web.")).symlink_to(tmp_path / unit)
+    verified = subprocess.run(
+        [analyze, "verify", "--man=no", "instance-rpc@web.socket", "instance-rpc@web.service"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stderr == ""
+
+
+def test_exec_start_uses_only_options_serve_has() -> None:
+    command = exec_start().split()
+    assert command[:2] == [INSTALLED, "serve"]
+    options = {word.split("=")[0] for word in command if word.startswith("--")}
+    assert "--name" in options  # the plugin, and its state, named after the socket unit
+    help_text = run_cli("serve", "--help").stdout
+    for option in options:
+        assert option in help_text
