@@ -7,6 +7,8 @@ for figures with no server, this process itself.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,7 +48,7 @@ class Settings:
 
     @property
     def filter_repeats(self) -> int:
-        return self.describe_repeats * 10
+        return self.describe_repeats * 4
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ async def compare(
 ) -> Pair:
     """Measure both sides in turn, ``settings.rounds`` times; keep each side's best round (the
     most calls per second: the one least disturbed by whatever else the machine was doing)."""
+    started = time.perf_counter()
     rounds: tuple[list[Measurement], list[Measurement]] = ([], [])
     for _ in range(settings.rounds):
         for (server, load), kept in zip((ours, bare), rounds, strict=True):
@@ -137,4 +140,5 @@ async def compare(
     def best(kept: list[Measurement]) -> Measurement:
         return max(kept, key=lambda m: m.summary.calls_per_second)
 
+    print(f"{figure}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     return Pair(figure, best(rounds[0]), best(rounds[1]))
