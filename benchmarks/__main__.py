@@ -20,6 +20,9 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100_000, help="instances to describe")
     parser.add_argument("--repeats", type=int, default=5, help="DescribeInstances calls per size")
     parser.add_argument("--rounds", type=int, default=2, help="measurements per figure and side")
+    parser.add_argument(
+        "--provisions", type=int, default=1_000, help="concurrent Provisions to the file backend"
+    )
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
     settings = Settings(
@@ -27,6 +30,7 @@ def main() -> None:
         instances=args.instances,
         describe_repeats=args.repeats,
         rounds=args.rounds,
+        provisions=args.provisions,
     )
     results = eventloop.run(run_suite(settings))
     results.metrics = eventloop.run(measure_metrics_cost(settings))
@@ -36,7 +40,11 @@ def main() -> None:
     print(render(results, info))
     document = {
         "machine": info,
-        "settings": asdict(settings),
+        "settings": {
+            **asdict(settings),
+            "picked": settings.picked,
+            "process_instances": settings.process_instances,
+        },
         **results.as_dict(),
         "targets": [asdict(target) for target in targets(results)],
     }

@@ -11,9 +11,7 @@ import itertools
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -21,7 +19,10 @@ from instance_rpc.bench import Summary, drive, run_load
 from instance_rpc.client import PluginClient
 
 from . import requests
+from .durable import file_provisions, store_writes
+from .inventories import describe_picked, provision_picked, seeded_daemon
 from .loadgen import fetch, hammer, http_post, http_request
+from .measure import Load, Measurement, Pair, Results, Settings, compare
 from .servers import ServerProcess
 
 __all__ = [
@@ -36,110 +37,6 @@ __all__ = [
 ]
 
 Call = Callable[[], Awaitable[object]]
-Load = Callable[[], Awaitable[Summary]]
-
-
-@dataclass(frozen=True)
-class Settings:
-    duration: float = 2.0
-    instances: int = 100_000
-    describe_repeats: int = 5
-    concurrencies: tuple[int, ...] = (1, 64)
-    rounds: int = 2
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One server under one load: the client's figures, server CPU and collector pauses."""
-
-    summary: Summary
-    cpu_us_per_call: float
-    gc_max_ms: float
-    gc_over_limit: int
-
-
-_RATIOS = ("calls_per_second", "p50_ms", "p99_ms")
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A figure of the daemon and the same figure of the baseline it is compared with."""
-
-    figure: str
-    ours: Measurement
-    bare: Measurement
-
-    @property
-    def ratios(self) -> dict[str, float]:
-        found = {
-            key: _ratio(getattr(self.ours.summary, key), getattr(self.bare.summary, key))
-            for key in _RATIOS
-        }
-        found["cpu_us_per_call"] = _ratio(self.ours.cpu_us_per_call, self.bare.cpu_us_per_call)
-        return found
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "figure": self.figure,
-            "ours": asdict(self.ours),
-            "bare": asdict(self.bare),
-            "ratios": self.ratios,
-        }
-
-
-def _ratio(ours: float, theirs: float) -> float:
-    return round(ours / theirs, 2) if theirs else 0.0
-
-
-@dataclass
-class Results:
-    pairs: list[Pair] = field(default_factory=list)
-    memory_kib: dict[str, int] = field(default_factory=dict)
-    metrics: list[Pair] = field(default_factory=list)
-    """The daemon with metrics ("ours") against the daemon without ("bare")."""
-    metrics_in_process_us: dict[str, float] = field(default_factory=dict)
-    """A Validate through the JSON-RPC layer in one process, µs: "with" and "without" metrics."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "pairs": [pair.as_dict() for pair in self.pairs],
-            "memory_kib": self.memory_kib,
-            "metrics": [pair.as_dict() for pair in self.metrics],
-            "metrics_in_process_us": self.metrics_in_process_us,
-        }
-
-
-async def _measure(server: ServerProcess, load: Load) -> Measurement:
-    await server.collector()  # start the collector figures afresh
-    cpu_before = server.cpu_seconds()
-    summary = await load()
-    cpu = server.cpu_seconds() - cpu_before
-    collector = await server.collector()
-    return Measurement(
-        summary=summary,
-        cpu_us_per_call=round(cpu * 1e6 / summary.calls, 1) if summary.calls else 0.0,
-        gc_max_ms=collector["max_ms"],
-        gc_over_limit=int(collector["over_limit"]),
-    )
-
-
-async def compare(
-    settings: Settings,
-    figure: str,
-    ours: tuple[ServerProcess, Load],
-    bare: tuple[ServerProcess, Load],
-) -> Pair:
-    """Measure both sides in turn, ``settings.rounds`` times; keep each side's best round (the
-    most calls per second: the one least disturbed by whatever else the machine was doing)."""
-    rounds: tuple[list[Measurement], list[Measurement]] = ([], [])
-    for _ in range(settings.rounds):
-        for (server, load), kept in zip((ours, bare), rounds, strict=True):
-            kept.append(await _measure(server, load))
-
-    def best(kept: list[Measurement]) -> Measurement:
-        return max(kept, key=lambda m: m.summary.calls_per_second)
-
-    return Pair(figure, best(rounds[0]), best(rounds[1]))
 
 
 async def _for_seconds(call: Call, concurrency: int, seconds: float) -> Summary:
@@ -276,13 +173,49 @@ async def _describe(
     )
 
 
+async def _memory_picked(settings: Settings, scratch: Path, daemon: ServerProcess) -> Pair:
+    """The filtered describe on the main daemon against a memory daemon holding only the few."""
+    few = await ServerProcess.start(
+        "memory-few", "benchmarks.daemon", scratch / "few.sock", ready="listening on"
+    )
+    try:
+        await provision_picked(few, settings.picked)
+        return await describe_picked(
+            settings, "memory", settings.instances, settings.picked, daemon, few
+        )
+    finally:
+        await few.stop()
+
+
+async def _stored_picked(settings: Settings, scratch: Path) -> list[Pair]:
+    """The filtered describe on the file and process backends, large against few."""
+    pairs = []
+    for backend, total in (
+        ("file", settings.instances),
+        ("process", settings.process_instances),
+    ):
+        large = await seeded_daemon(scratch, backend, total, settings.picked)
+        try:
+            few = await seeded_daemon(scratch, backend, settings.picked, settings.picked)
+            try:
+                pairs.append(
+                    await describe_picked(settings, backend, total, settings.picked, large, few)
+                )
+            finally:
+                await few.stop()
+        finally:
+            await large.stop()
+    return pairs
+
+
 async def run_suite(settings: Settings) -> Results:
     results = Results()
-    with tempfile.TemporaryDirectory(prefix="instance-rpc-bench-") as scratch:
-        bare = await ServerProcess.start("bare", "benchmarks.bare", Path(scratch, "bare.sock"))
+    with tempfile.TemporaryDirectory(prefix="instance-rpc-bench-") as directory:
+        scratch = Path(directory)
+        bare = await ServerProcess.start("bare", "benchmarks.bare", scratch / "bare.sock")
         try:
             daemon = await ServerProcess.start(
-                "daemon", "benchmarks.daemon", Path(scratch, "daemon.sock"), ready="listening on"
+                "daemon", "benchmarks.daemon", scratch / "daemon.sock", ready="listening on"
             )
             try:
                 results.memory_kib["bare_idle_rss"] = bare.memory_kib()["VmRSS"]
@@ -290,16 +223,21 @@ async def run_suite(settings: Settings) -> Results:
                 small = settings.instances // 10
                 await _provision(daemon, small)
                 results.pairs.append(await _describe(settings, daemon, bare, small))
-                await _provision(daemon, settings.instances - small)
+                await _provision(daemon, settings.instances - small - settings.picked)
+                await provision_picked(daemon, settings.picked)
                 held = daemon.memory_kib()
                 results.memory_kib["daemon_holding_rss"] = held["VmRSS"]
                 results.memory_kib["daemon_holding_hwm"] = held["VmHWM"]
                 results.pairs.append(await _describe(settings, daemon, bare, settings.instances))
                 results.memory_kib["daemon_after_describe_hwm"] = daemon.memory_kib()["VmHWM"]
+                results.pairs.append(await _memory_picked(settings, scratch, daemon))
                 results.pairs.extend(await _small_calls(settings, daemon, bare))
             finally:
                 await daemon.stop()
-            results.pairs.extend(await _quiet_daemon(settings, scratch, bare))
+            results.pairs.extend(await _quiet_daemon(settings, str(scratch), bare))
         finally:
             await bare.stop()
+        results.pairs.extend(await _stored_picked(settings, scratch))
+        results.pairs.append(await file_provisions(settings, scratch))
+        results.pairs.append(await store_writes(settings, scratch))
     return results

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -10,6 +9,7 @@ from typing import TypeVar
 
 import click
 
+from .. import eventloop
 from ..client import PluginClient
 from ..errors import InstanceRPCError, PluginError, RPCError
 from ._app import fail
@@ -74,7 +74,7 @@ def call_plugin(target: str, action: Callable[[PluginClient], Awaitable[_T]]) ->
             return await action(client)
 
     try:
-        return asyncio.run(run())
+        return eventloop.run(run())
     except InstanceRPCError as exc:
         fail(error_line(target, exc))
 

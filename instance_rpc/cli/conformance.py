@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 import msgspec
 
+from .. import eventloop
 from ..errors import InstanceRPCError
 from ..testing.conformance import CheckResult, run_conformance
 from ._app import fail, main
@@ -85,7 +85,7 @@ def conformance(
         click.echo(result.line())
 
     try:
-        report = asyncio.run(
+        report = eventloop.run(
             run_conformance(
                 target,
                 type_name=type_name,

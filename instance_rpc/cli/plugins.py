@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import msgspec
 
+from .. import eventloop
 from ..client import PluginClient
 from ..discovery import list_plugins, plugins_dir
 from ..errors import InstanceRPCError, PluginUnavailable
@@ -149,7 +150,7 @@ def plugins(directory: Path | None, output: str, timeout: float) -> None:
     where = directory if directory is not None else plugins_dir()
     sockets = list_plugins(where)
     listens = list_listen_files(where)
-    statuses = asyncio.run(_ask_all(sockets, listens, timeout, client_tls()))
+    statuses = eventloop.run(_ask_all(sockets, listens, timeout, client_tls()))
     if output == "json":
         click.echo(msgspec.json.format(msgspec.json.encode(statuses), indent=2).decode())
     elif statuses:

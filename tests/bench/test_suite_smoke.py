@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
     quick = ["--duration", "0.1", "--instances", "200", "--repeats", "1", "--rounds", "1"]
+    quick += ["--provisions", "8"]
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", *quick, "--output", str(output)],
         cwd=ROOT,
@@ -28,6 +29,16 @@ def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert figures[:2] == ["describe 20 properties=True", "describe 200 properties=True"]
     assert "validate loadgen c=64" in figures
     assert "provision PluginClient c=1" in figures
+    assert "validate loadgen c=64, log level warning" in figures
+    for backend, total in (("memory", 200), ("file", 200), ("process", 20)):
+        assert f"describe 1 of {total} by tag, {backend}" in figures
+    assert "file provision c=8, group commit vs per-record fsync" in figures
+    assert "file store 8 concurrent writes, group commit vs per-record fsync" in figures
+    targets = {target["figure"]: target for target in document["targets"]}
+    assert len(targets) == 13  # every target of the performance issue, each with its verdict
+    for target in targets.values():
+        assert target["measured"]
+        assert f"| {'PASS' if target['met'] else 'MISS'} |" in completed.stdout
     for pair in document["pairs"]:
         assert pair["ours"]["summary"]["calls"] > 0
         assert pair["ours"]["summary"]["errors"] == 0

@@ -1,0 +1,103 @@
+"""The file backend's durable writes: many concurrent Provisions, each on disk before it is
+acknowledged, with group commit (one directory ``fsync`` for a batch) against one directory
+``fsync`` per record (``--per-record-fsync``, the store as it was before group commit).
+
+Two figures: end to end through a file-backend daemon (what callers see), and the document
+store alone, written from threads as the backends write it (what group commit itself moves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+from instance_rpc.bench import Sample, Summary
+from plugins._store import DocumentStore
+
+from . import requests
+from .daemon import PER_RECORD_FSYNC
+from .loadgen import hammer, http_post
+from .measure import LOCAL, Pair, Settings, compare
+from .servers import ServerProcess
+
+__all__ = ["file_provisions", "store_writes"]
+
+
+async def _file_daemon(scratch: Path, name: str, *options: str) -> ServerProcess:
+    return await ServerProcess.start(
+        name,
+        "benchmarks.daemon",
+        scratch / f"{name}.sock",
+        "--plugin",
+        "file",
+        "--dir",
+        str(scratch / name),
+        *options,
+        ready="listening on",
+    )
+
+
+_IN_FLIGHT = 100
+"""Connections at once: more overflow the daemon's listen backlog (128) and are refused."""
+
+
+async def file_provisions(settings: Settings, scratch: Path) -> Pair:
+    """``settings.provisions`` Provisions to a file daemon, 100 in flight at once."""
+    grouped = await _file_daemon(scratch, "file-grouped")
+    try:
+        single = await _file_daemon(scratch, "file-per-record", PER_RECORD_FSYNC)
+        try:
+            request = http_post(requests.provision_body())
+            count = settings.provisions
+
+            async def load(server: ServerProcess) -> Summary:
+                sample = await hammer(
+                    server.socket_path, request, concurrency=min(count, _IN_FLIGHT), count=count
+                )
+                return sample.summary()
+
+            return await compare(
+                settings,
+                f"file provision c={count}, group commit vs per-record fsync",
+                (grouped, lambda: load(grouped)),
+                (single, lambda: load(single)),
+            )
+        finally:
+            await single.stop()
+    finally:
+        await grouped.stop()
+
+
+async def store_writes(settings: Settings, scratch: Path) -> Pair:
+    """``settings.provisions`` concurrent writes to a :class:`DocumentStore`, each in a thread of
+    the default executor (as ``asyncio.to_thread`` gives the backends), in this process."""
+    document = requests.provision_body()
+    numbers = itertools.count()
+
+    async def load(store: DocumentStore) -> Summary:
+        latencies: list[float] = []
+
+        async def write() -> None:
+            instance_id = f"w-{next(numbers)}"
+            sent = time.perf_counter()
+            await asyncio.to_thread(store.write, instance_id, document)
+            latencies.append(time.perf_counter() - sent)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(write() for _ in range(settings.provisions)))
+        return Sample(latencies, 0, time.perf_counter() - started).summary()
+
+    grouped = DocumentStore(scratch / "store-grouped")
+    single = DocumentStore(scratch / "store-per-record", group_commit=False)
+    try:
+        return await compare(
+            settings,
+            f"file store {settings.provisions} concurrent writes, group commit vs per-record fsync",
+            (LOCAL, lambda: load(grouped)),
+            (LOCAL, lambda: load(single)),
+        )
+    finally:
+        grouped.close()
+        single.close()
