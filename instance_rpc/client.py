@@ -3,7 +3,8 @@
 The typed proxy: one short method per wire method, in the order of
 :class:`~instance_rpc.service.InstanceService`'s (InfraKit pkg/rpc/instance client.go mirrors
 service.go the same way); each builds the wire params and makes one call through the
-:class:`~instance_rpc.transport.Transport`, which owns connections, timeouts and retries.
+:class:`~instance_rpc.transport.Transport`, which owns connections, timeouts and retries;
+:meth:`PluginClient.call` frames the JSON-RPC request and reads the answer.
 The handshake runs once, lazily, before the first Instance call: ``Handshake.Hello`` (0.6.1-era
 plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
 """
@@ -11,18 +12,23 @@ plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
+import jsonrpcclient
 import msgspec
 
 from . import collector, handshake
 from .endpoints import Endpoint, resolve_endpoint
 from .errors import METHOD_NOT_FOUND, SERVER_ERROR, BadResponse, RPCError
+from .logs import redact
+from .responses import decode_response
 from .spi import INTERFACE, Plugin
 from .transport import DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, Transport
 from .types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
@@ -57,7 +63,14 @@ __all__ = [
 DEFAULT_PROVISION_TIMEOUT = 600.0
 """Seconds to wait for Provision: creating real infrastructure can take minutes."""
 
+_LARGE_ANSWER = 1 << 20
+"""Bytes from which decoding an answer is worth pausing the cyclic collector for."""
+
 _R = TypeVar("_R", bound=msgspec.Struct)
+_T = TypeVar("_T")
+_ENCODER = msgspec.json.Encoder()
+
+logger = logging.getLogger(__name__)
 
 
 class PluginClient:
@@ -83,51 +96,19 @@ class PluginClient:
         ssl: ssl.SSLContext | None = None,
     ) -> None:
         endpoint = resolve_endpoint(target, directory=plugins_dir)
-        self._transport = Transport(
-            endpoint, ssl=ssl, timeout=timeout, retries=retries, retry_backoff=retry_backoff
-        )
+        self._transport = Transport(endpoint, ssl=ssl)
+        self.endpoint: Endpoint = endpoint
+        self.address = self._transport.address
+        """The socket path or URL errors name."""
+        self.socket_path = self._transport.socket_path
         self.type_name = endpoint.type if type_name is None else type_name
+        self.timeout = timeout
         self.provision_timeout = provision_timeout
+        self.retries = retries
+        self.retry_backoff = retry_backoff
+        self._ids = itertools.count(1)
         self._interface: InterfaceSpec | None = None
         self._handshake_lock = asyncio.Lock()
-
-    @property
-    def endpoint(self) -> Endpoint:
-        return self._transport.endpoint
-
-    @property
-    def address(self) -> str:
-        """The socket path or URL errors name."""
-        return self._transport.address
-
-    @property
-    def socket_path(self) -> Path | None:
-        return self._transport.socket_path
-
-    @property
-    def timeout(self) -> float:
-        """Seconds to wait for an answer to most calls."""
-        return self._transport.timeout
-
-    @timeout.setter
-    def timeout(self, seconds: float) -> None:
-        self._transport.timeout = seconds
-
-    @property
-    def retries(self) -> int:
-        return self._transport.retries
-
-    @retries.setter
-    def retries(self, count: int) -> None:
-        self._transport.retries = count
-
-    @property
-    def retry_backoff(self) -> float:
-        return self._transport.retry_backoff
-
-    @retry_backoff.setter
-    def retry_backoff(self, seconds: float) -> None:
-        self._transport.retry_backoff = seconds
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -215,7 +196,7 @@ class PluginClient:
         return body
 
     async def _fetch_info(self) -> bytes:
-        return await self._transport.get("info/api.json", "info")
+        return await self._transport.get("info/api.json", self.timeout, "info")
 
     def _parse_info(self, body: bytes) -> PluginInfo:
         try:
@@ -244,7 +225,7 @@ class PluginClient:
 
     async def _hello_or_none(self) -> HelloResult | None:
         try:
-            return await self._transport.retrying(
+            return await self._retrying(
                 lambda: self.call("Handshake.Hello", EmptyParams(), HelloResult), idempotent=True
             )
         except RPCError as exc:
@@ -265,8 +246,13 @@ class PluginClient:
         timeout: float | None = None,
     ) -> _R:
         await self.handshake()
-        return await self._transport.retrying(
+        return await self._retrying(
             lambda: self.call(method, params, result_type, timeout=timeout), idempotent=idempotent
+        )
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[_T]], *, idempotent: bool) -> _T:
+        return await self._transport.retrying(
+            attempt, idempotent=idempotent, retries=self.retries, retry_backoff=self.retry_backoff
         )
 
     async def call(
@@ -277,8 +263,22 @@ class PluginClient:
         *,
         timeout: float | None = None,
     ) -> _R:
-        """Send one JSON-RPC request and decode its result; raise the error it answers with."""
-        return await self._transport.call(method, params, result_type, timeout=timeout)
+        """Send one JSON-RPC request and decode its result; raise the error it answers with.
+
+        Requests are built with jsonrpcclient and encoded with msgspec; answers are read as Go
+        clients read them (:mod:`.responses`), so ``Properties`` stay raw JSON.
+        """
+        # jsonrpcclient accepts any mapping-like params; a Struct encodes as the Go object.
+        request = jsonrpcclient.request(method, params=cast(Any, params), id=next(self._ids))
+        body = _ENCODER.encode(request)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("-> %s", redact(body.decode(errors="replace")))
+        seconds = self.timeout if timeout is None else timeout
+        answer = await self._transport.post(body, seconds, method)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("<- %s", redact(answer.decode(errors="replace")))
+        with collector.paused(len(answer) >= _LARGE_ANSWER):
+            return decode_response(method, answer, result_type)
 
 
 _: type[Plugin] = PluginClient  # mypy checks that the client is a Plugin

@@ -1,10 +1,9 @@
 """The client's transport: one plugin's HTTP connections, timeouts, retries, and what counts as
-delivered.
+delivered. It carries bytes; the JSON-RPC requests and answers are the client's.
 
 One aiohttp session per client over a ``UnixConnector``, or a ``TCPConnector`` for a plugin on
 TCP (``tcp://``/``https://`` targets and ``.listen`` discovery entries, see
-:mod:`instance_rpc.endpoints`); requests are built with jsonrpcclient, bodies encoded with msgspec
-and responses read as Go clients read them (:mod:`.responses`), so ``Properties`` stay raw JSON.
+:mod:`instance_rpc.endpoints`).
 Whether a broken call can have been processed is :mod:`.delivery`'s to say; retrying follows from
 it (InfraKit pkg/rpc/client, Go net/http's retry of requests on a dead kept-alive connection).
 """
@@ -12,22 +11,17 @@ it (InfraKit pkg/rpc/client, Go net/http's retry of requests on a dead kept-aliv
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
 import aiohttp
-import jsonrpcclient
-import msgspec
 
-from . import collector, delivery
+from . import delivery
 from .endpoints import Endpoint
 from .errors import BadResponse, CallTimeout, PluginUnavailable
-from .logs import redact
-from .responses import decode_response
 from .tls import tls_failure_reason
 
 __all__ = [
@@ -49,20 +43,13 @@ DEFAULT_RETRIES = 3
 DEFAULT_RETRY_BACKOFF = 0.1
 """Seconds before the first retry; doubled before each next one."""
 
-_LARGE_ANSWER = 1 << 20
-"""Bytes from which decoding an answer is worth pausing the cyclic collector for."""
-
-_R = TypeVar("_R", bound=msgspec.Struct)
 _T = TypeVar("_T")
-
-_ENCODER = msgspec.json.Encoder()
 
 
 class Transport:
-    """JSON-RPC calls and GETs to the plugin at ``endpoint``, on a session of its own.
+    """POSTs and GETs to the plugin at ``endpoint``, on a session of its own.
 
-    ``ssl``: the TLS context for HTTPS. ``timeout``: seconds a call waits by default.
-    ``retries``/``retry_backoff``: see :meth:`retrying`. Call :meth:`close` when done.
+    ``ssl``: the TLS context for HTTPS. Call :meth:`close` when done.
     """
 
     def __init__(
@@ -70,19 +57,12 @@ class Transport:
         endpoint: Endpoint,
         *,
         ssl: ssl.SSLContext | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
     ) -> None:
         self.endpoint = endpoint
         self.address = endpoint.display()
         """The socket path or URL errors name."""
         self.socket_path = Path(endpoint.address) if endpoint.is_unix else None
         self._ssl = ssl
-        self.timeout = timeout
-        self.retries = retries
-        self.retry_backoff = retry_backoff
-        self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -98,18 +78,25 @@ class Transport:
             )
         return self._session
 
-    async def retrying(self, attempt: Callable[[], Awaitable[_T]], *, idempotent: bool) -> _T:
+    async def retrying(
+        self,
+        attempt: Callable[[], Awaitable[_T]],
+        *,
+        idempotent: bool,
+        retries: int = DEFAULT_RETRIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+    ) -> _T:
         """Repeat ``attempt`` while no plugin answers and repeating is safe.
 
         A request the plugin cannot have processed (no connection, or one that broke before the
         plugin read it all) is safe to repeat whatever the method; one that may have been
         processed only when the method is idempotent. A kept-alive connection found dead is
         repeated at once on a new connection (like Go net/http), once and without counting as
-        a retry; other repeats wait ``retry_backoff`` seconds, doubling. Timeouts are never
-        repeated: the plugin may still be working on the call.
+        a retry; up to ``retries`` other repeats wait ``retry_backoff`` seconds, doubling.
+        Timeouts are never repeated: the plugin may still be working on the call.
         """
-        delay = self.retry_backoff
-        remaining = self.retries
+        delay = retry_backoff
+        remaining = retries
         stale_repeated = False
         while True:
             try:
@@ -126,33 +113,17 @@ class Transport:
             await asyncio.sleep(delay)
             delay *= 2
 
-    async def call(
-        self,
-        method: str,
-        params: msgspec.Struct,
-        result_type: type[_R],
-        *,
-        timeout: float | None = None,
-    ) -> _R:
-        """Send one JSON-RPC request and decode its result; raise the error it answers with."""
-        # jsonrpcclient accepts any mapping-like params; a Struct encodes as the Go object.
-        request = jsonrpcclient.request(method, params=cast(Any, params), id=next(self._ids))
-        body = _ENCODER.encode(request)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("-> %s", redact(body.decode(errors="replace")))
-        seconds = self.timeout if timeout is None else timeout
-        answer = await self._send("POST", "", body, seconds, method)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("<- %s", redact(answer.decode(errors="replace")))
-        return self._parse(method, answer, result_type)
+    async def post(self, body: bytes, seconds: float, what: str) -> bytes:
+        """The body the plugin answers a POST of ``body`` with, within ``seconds``.
 
-    def _parse(self, method: str, answer: bytes, result_type: type[_R]) -> _R:
-        with collector.paused(len(answer) >= _LARGE_ANSWER):
-            return decode_response(method, answer, result_type)
+        Raises :class:`CallTimeout`, :class:`PluginUnavailable` (saying whether the request was
+        sent, see :mod:`.delivery`), or :class:`BadResponse` for an HTTP error without a body.
+        """
+        return await self._send("POST", "", body, seconds, what)
 
-    async def get(self, path: str, what: str) -> bytes:
-        """The body the plugin answers ``GET /<path>`` with."""
-        return await self._send("GET", path, None, self.timeout, what)
+    async def get(self, path: str, seconds: float, what: str) -> bytes:
+        """The body the plugin answers ``GET /<path>`` with, within ``seconds``."""
+        return await self._send("GET", path, None, seconds, what)
 
     async def _send(
         self, http_method: str, path: str, body: bytes | None, seconds: float, what: str
