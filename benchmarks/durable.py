@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from instance_rpc.bench import Sample, Summary
-from plugins._store import DocumentStore
+from instance_rpc_plugins._store import DocumentStore
 
 from . import requests
 from .daemon import PER_RECORD_FSYNC

@@ -16,8 +16,8 @@ from pathlib import Path
 import msgspec
 
 from instance_rpc.bench import Summary
-from plugins._inventory import Record, now_utc
-from plugins.process import EXITED, ProcessRecord
+from instance_rpc_plugins._inventory import Record, now_utc
+from instance_rpc_plugins.process import EXITED, ProcessRecord
 
 from . import requests
 from .loadgen import fetch, hammer, http_post

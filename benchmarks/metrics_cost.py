@@ -15,7 +15,7 @@ from pathlib import Path
 
 from instance_rpc.metrics import Metrics
 from instance_rpc.service import InstanceService
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 from . import requests
 from .servers import ServerProcess

@@ -1,9 +1,10 @@
 """PluginClient: a remote Instance plugin that callers use exactly like a local one.
 
-One aiohttp session per client over a ``UnixConnector``, or a ``TCPConnector`` for a plugin on
-TCP (``tcp://``/``https://`` targets and ``.listen`` discovery entries, see
-:mod:`instance_rpc.endpoints`); requests are built with jsonrpcclient, bodies encoded with msgspec
-and responses read as Go clients read them (:mod:`.responses`), so ``Properties`` stay raw JSON.
+The typed proxy: one short method per wire method, in the order of
+:class:`~instance_rpc.service.InstanceService`'s (InfraKit pkg/rpc/instance client.go mirrors
+service.go the same way); each builds the wire params and makes one call through the
+:class:`~instance_rpc.transport.Transport`, which owns connections, timeouts and retries;
+:meth:`PluginClient.call` frames the JSON-RPC request and reads the answer.
 The handshake runs once, lazily, before the first Instance call: ``Handshake.Hello`` (0.6.1-era
 plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
 """
@@ -20,24 +21,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
-import aiohttp
 import jsonrpcclient
 import msgspec
 
-from . import collector, delivery, handshake
-from .endpoints import resolve_endpoint
-from .errors import (
-    METHOD_NOT_FOUND,
-    SERVER_ERROR,
-    BadResponse,
-    CallTimeout,
-    PluginUnavailable,
-    RPCError,
-)
+from . import collector, handshake
+from .endpoints import Endpoint, resolve_endpoint
+from .errors import METHOD_NOT_FOUND, SERVER_ERROR, BadResponse, RPCError
 from .logs import redact
 from .responses import decode_response
 from .spi import INTERFACE, Plugin
-from .tls import tls_failure_reason
+from .transport import DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, Transport
 from .types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
 from .wire import (
     NULL,
@@ -67,28 +60,17 @@ __all__ = [
     "PluginClient",
 ]
 
-logger = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT = 60.0
-"""Seconds to wait for an answer to most calls."""
-
 DEFAULT_PROVISION_TIMEOUT = 600.0
 """Seconds to wait for Provision: creating real infrastructure can take minutes."""
-
-DEFAULT_RETRIES = 3
-"""Extra attempts for a call that found no plugin, when repeating it is safe."""
-
-DEFAULT_RETRY_BACKOFF = 0.1
-"""Seconds before the first retry; doubled before each next one."""
 
 _LARGE_ANSWER = 1 << 20
 """Bytes from which decoding an answer is worth pausing the cyclic collector for."""
 
 _R = TypeVar("_R", bound=msgspec.Struct)
 _T = TypeVar("_T")
-
-
 _ENCODER = msgspec.json.Encoder()
+
+logger = logging.getLogger(__name__)
 
 
 class PluginClient:
@@ -113,18 +95,18 @@ class PluginClient:
         plugins_dir: Path | None = None,
         ssl: ssl.SSLContext | None = None,
     ) -> None:
-        self.endpoint = resolve_endpoint(target, directory=plugins_dir)
-        self.address = self.endpoint.display()
+        endpoint = resolve_endpoint(target, directory=plugins_dir)
+        self._transport = Transport(endpoint, ssl=ssl)
+        self.endpoint: Endpoint = endpoint
+        self.address = self._transport.address
         """The socket path or URL errors name."""
-        self.socket_path = Path(self.endpoint.address) if self.endpoint.is_unix else None
-        self.type_name = self.endpoint.type if type_name is None else type_name
-        self._ssl = ssl
+        self.socket_path = self._transport.socket_path
+        self.type_name = endpoint.type if type_name is None else type_name
         self.timeout = timeout
         self.provision_timeout = provision_timeout
         self.retries = retries
         self.retry_backoff = retry_backoff
         self._ids = itertools.count(1)
-        self._session: aiohttp.ClientSession | None = None
         self._interface: InterfaceSpec | None = None
         self._handshake_lock = asyncio.Lock()
 
@@ -142,19 +124,9 @@ class PluginClient:
         await self.close()
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self._transport.close()
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = self.endpoint.connector(self._ssl)
-            self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[delivery.trace_config()]
-            )
-        return self._session
-
-    # --- the Plugin interface ------------------------------------------------------------------
+    # --- the Plugin interface, in InstanceService's order ---------------------------------------
 
     async def validate(self, properties: Properties) -> None:
         raw = encode_properties(properties)
@@ -224,7 +196,7 @@ class PluginClient:
         return body
 
     async def _fetch_info(self) -> bytes:
-        return await self._send("GET", "info/api.json", None, self.timeout, "info")
+        return await self._transport.get("info/api.json", self.timeout, "info")
 
     def _parse_info(self, body: bytes) -> PluginInfo:
         try:
@@ -279,32 +251,9 @@ class PluginClient:
         )
 
     async def _retrying(self, attempt: Callable[[], Awaitable[_T]], *, idempotent: bool) -> _T:
-        """Repeat ``attempt`` while no plugin answers and repeating is safe.
-
-        A request the plugin cannot have processed (no connection, or one that broke before the
-        plugin read it all) is safe to repeat whatever the method; one that may have been
-        processed only when the method is idempotent. A kept-alive connection found dead is
-        repeated at once on a new connection (like Go net/http), once and without counting as
-        a retry; other repeats wait ``retry_backoff`` seconds, doubling. Timeouts are never
-        repeated: the plugin may still be working on the call.
-        """
-        delay = self.retry_backoff
-        remaining = self.retries
-        stale_repeated = False
-        while True:
-            try:
-                return await attempt()
-            except PluginUnavailable as exc:
-                if not exc.request_sent and exc.reused_connection and not stale_repeated:
-                    stale_repeated = True
-                    logger.info("%s; repeating on a new connection", exc)
-                    continue
-                if remaining == 0 or (exc.request_sent and not idempotent):
-                    raise
-                logger.info("%s; retrying in %.2fs", exc, delay)
-            remaining -= 1
-            await asyncio.sleep(delay)
-            delay *= 2
+        return await self._transport.retrying(
+            attempt, idempotent=idempotent, retries=self.retries, retry_backoff=self.retry_backoff
+        )
 
     async def call(
         self,
@@ -314,57 +263,22 @@ class PluginClient:
         *,
         timeout: float | None = None,
     ) -> _R:
-        """Send one JSON-RPC request and decode its result; raise the error it answers with."""
+        """Send one JSON-RPC request and decode its result; raise the error it answers with.
+
+        Requests are built with jsonrpcclient and encoded with msgspec; answers are read as Go
+        clients read them (:mod:`.responses`), so ``Properties`` stay raw JSON.
+        """
         # jsonrpcclient accepts any mapping-like params; a Struct encodes as the Go object.
         request = jsonrpcclient.request(method, params=cast(Any, params), id=next(self._ids))
         body = _ENCODER.encode(request)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s", redact(body.decode(errors="replace")))
         seconds = self.timeout if timeout is None else timeout
-        answer = await self._send("POST", "", body, seconds, method)
+        answer = await self._transport.post(body, seconds, method)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("<- %s", redact(answer.decode(errors="replace")))
-        return self._parse(method, answer, result_type)
-
-    def _parse(self, method: str, answer: bytes, result_type: type[_R]) -> _R:
         with collector.paused(len(answer) >= _LARGE_ANSWER):
             return decode_response(method, answer, result_type)
-
-    async def _send(
-        self, http_method: str, path: str, body: bytes | None, seconds: float, what: str
-    ) -> bytes:
-        headers = {"Content-Type": "application/json"} if body is not None else None
-        attempt = delivery.Attempt()
-        try:
-            async with self._http().request(
-                http_method,
-                self.endpoint.base_url() + path,
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=seconds),
-                trace_request_ctx=attempt,
-            ) as response:
-                attempt.answered = True
-                payload = await response.read()
-        except TimeoutError:
-            raise CallTimeout(what, seconds, self.address) from None
-        except aiohttp.ClientError as exc:
-            raise self._unavailable(exc, attempt) from None
-        if response.status >= 400 and not payload.startswith((b"{", b"[")):
-            raise BadResponse(f"{what}: HTTP {response.status} from {self.address}")
-        return payload
-
-    def _unavailable(
-        self, exc: aiohttp.ClientError, attempt: delivery.Attempt
-    ) -> PluginUnavailable:
-        tls_reason = tls_failure_reason(exc)
-        if tls_reason is not None:
-            # The daemon refused the TLS handshake: the request was never processed.
-            return PluginUnavailable(self.address, tls_reason, request_sent=False)
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            reason = exc.os_error.strerror or str(exc.os_error)
-            return PluginUnavailable(self.address, reason, request_sent=False)
-        return delivery.failure(self.address, exc, attempt)
 
 
 _: type[Plugin] = PluginClient  # mypy checks that the client is a Plugin

@@ -1,10 +1,4 @@
-"""The HTTP side: an aiohttp app on a Unix socket, and the socket's life from bind to removal.
-
-- ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
-- ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec, and
-  ``/metrics``, Prometheus metrics (see :mod:`instance_rpc.metrics`) unless turned off.
-- Any other method, or ``GET`` / ``HEAD`` of a path that is no document: ``405`` with an
-  ``Allow`` header naming what the path takes (RFC 9110 section 15.5.6), and a JSON-RPC error body.
+"""The daemon's life: the app (:mod:`instance_rpc.app`) on a Unix socket, from bind to removal.
 
 Besides the Unix socket, a server may listen on TCP (plain or HTTPS, see
 :mod:`instance_rpc.remote_access`); every connection on every listener is held to the limits of
@@ -19,29 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import hashlib
 import logging
 import os
 import shutil
-import socket
-import stat
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-import msgspec
 from aiohttp import web
 
+from .app import DEFAULT_MAX_BODY, create_app, documents
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, ConnectionPool, RefusalHook
-from .errors import INTERNAL_ERROR, INVALID_REQUEST, InstanceRPCError
 from .http_errors import RateLimitedLog, RequestHandler
 from .listeners import GuardedSite, bind_unix
-from .logs import redact
-from .metrics import METRICS_KEY, METRICS_PATH, Metrics
+from .metrics import METRICS_KEY, Metrics
 from .remote_access import RemoteAccess
 from .service import InstanceService
+from .unix_socket import (
+    AddressInUse,
+    PathLock,
+    claim_path,
+    make_parents,
+    probe_socket,
+    remove_directories,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -51,233 +46,16 @@ __all__ = [
     "PluginServer",
     "create_app",
     "documents",
+    "probe_socket",
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
-"""Largest request body accepted: a Provision with large Properties fits, a flood does not."""
 
 DEFAULT_SOCKET_MODE = 0o600
 """Only the daemon's user may connect: whoever reaches the socket can create and destroy."""
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 """Seconds in-flight calls get to finish once the server is asked to stop."""
-
-_JSON = "application/json"
-INFO_PATH = "/info/api.json"
-
-ACCEPTED_CONTENT_TYPES = frozenset(
-    {"application/json", "application/json-rpc", "application/jsonrequest"}
-)
-"""Request content types taken as JSON; a request without a Content-Type is taken too."""
-
-
-class AddressInUse(InstanceRPCError):
-    """The socket path is taken: a live daemon answers there, or it is not a socket."""
-
-
-def _json_response(body: bytes, status: int = 200) -> web.Response:
-    return web.Response(body=body, status=status, content_type=_JSON)
-
-
-def _error_response(service: InstanceService, status: int, message: str) -> web.Response:
-    return _json_response(service.error_body(INVALID_REQUEST, message), status=status)
-
-
-def documents(
-    service: InstanceService,
-    info_warnings: list[str] | None = None,
-    metrics: Metrics | None = None,
-) -> dict[str, Callable[[], web.Response]]:
-    """The documents the daemon serves to ``GET`` and ``HEAD``: path -> a function of the answer.
-
-    Every path takes ``POST`` (JSON-RPC); these paths take ``GET`` and ``HEAD`` too.
-    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them);
-    ``metrics``, when given, is served at ``/metrics``.
-    """
-    info_body = with_warnings(service.info_bytes(), info_warnings or [])
-    served: dict[str, Callable[[], web.Response]] = {INFO_PATH: lambda: _json_response(info_body)}
-    if metrics is not None:
-        served[METRICS_PATH] = metrics.response
-    return served
-
-
-def create_app(
-    service: InstanceService,
-    *,
-    max_body: int = DEFAULT_MAX_BODY,
-    body_timeout: float = DEFAULT_LIMITS.body_timeout,
-    info_warnings: list[str] | None = None,
-    metrics: bool = True,
-) -> web.Application:
-    """The aiohttp application serving ``service``; with ``metrics``, its own :class:`Metrics`
-    (``app[METRICS_KEY]``) counts every call and refusal and is served at ``GET /metrics``.
-
-    Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
-    an HTML error page. A body not received within ``body_timeout`` seconds gets HTTP 408.
-    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
-    """
-    counted = (
-        Metrics(methods=service.method_names, types=service.type_names, backends=service.backends)
-        if metrics
-        else None
-    )
-    served = documents(service, info_warnings, counted)
-    known = ", ".join(served)
-
-    def refuse(reason: str, status: int, message: str) -> web.Response:
-        if counted is not None:
-            counted.refused(reason)
-        return _error_response(service, status, message)
-
-    async def rpc(request: web.Request) -> web.Response:
-        if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
-            "Content-Type"
-        ):
-            message = f"unsupported Content-Type {request.content_type!r}; send application/json"
-            return refuse("unsupported_media_type", 415, message)
-        try:
-            async with asyncio.timeout(body_timeout):
-                body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            message = f"invalid request: body larger than the limit of {max_body} bytes"
-            return refuse("body_too_large", 413, message)
-        except TimeoutError:
-            message = f"invalid request: body not received within {body_timeout:g}s"
-            response = refuse("body_timeout", 408, message)
-            response.force_close()
-            return response
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("<- %s", redact(body.decode(errors="replace")))
-        try:
-            answer = await service.handle(body, counted)
-        except Exception:
-            logger.exception("unexpected failure answering a request")
-            answer = service.error_body(INTERNAL_ERROR, "internal error")
-        if answer is None:
-            return web.Response(status=204)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("-> %s", redact(answer.decode(errors="replace")))
-        return _json_response(answer)
-
-    async def route(request: web.Request) -> web.Response:
-        if request.method == "POST":
-            return await rpc(request)
-        document = served.get(request.path)
-        if document is not None and request.method in ("GET", "HEAD"):
-            return document()
-        allowed = "GET, HEAD, POST" if document is not None else "POST"
-        if request.method in ("GET", "HEAD"):
-            message = (
-                f"{request.method} {request.path}: no such document (documents: {known});"
-                " POST JSON-RPC requests to any path"
-            )
-        else:
-            message = f"method {request.method} not allowed on {request.path}; allowed: {allowed}"
-        answer = refuse("method_not_allowed", 405, message)
-        answer.headers["Allow"] = allowed
-        return answer
-
-    app = web.Application(client_max_size=max_body)
-    app[METRICS_KEY] = counted
-    app.router.add_route("*", "/{path:.*}", route)
-    return app
-
-
-def with_warnings(info_body: bytes, warnings: list[str]) -> bytes:
-    """The spec document with a ``Warnings`` member listing ``warnings`` (none: unchanged)."""
-    if not warnings:
-        return info_body
-    document = msgspec.json.decode(info_body)
-    document["Warnings"] = warnings
-    return msgspec.json.encode(document)
-
-
-def probe_socket(path: Path) -> bool:
-    """True if a process accepts connections on the Unix socket at ``path``."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1.0)
-        try:
-            probe.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            return False
-        except OSError as exc:
-            logger.debug("probe of %s: %s", path, exc)
-            return False
-        return True
-
-
-def _claim_path(path: Path) -> None:
-    """Make ``path`` free to bind, or raise :class:`AddressInUse` leaving it untouched."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise AddressInUse(f"{path} exists and is not a socket; refusing to replace it")
-    if probe_socket(path):
-        raise AddressInUse(f"another daemon is already listening on {path}")
-    logger.warning("removing stale socket %s", path)
-    path.unlink(missing_ok=True)
-
-
-def _make_parents(directory: Path) -> list[Path]:
-    """Create ``directory`` and missing parents (mode 0700); return those created, deepest first."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        if directory.parent == directory:
-            break
-        directory = directory.parent
-    created: list[Path] = []
-    try:
-        for path in reversed(missing):
-            path.mkdir(mode=0o700)
-            created.insert(0, path)
-    except OSError:
-        _remove_directories(created)
-        raise
-    return created
-
-
-def _remove_directories(directories: list[Path]) -> None:
-    """Remove the (empty) directories we created, deepest first; one in use is left."""
-    for directory in directories:
-        with contextlib.suppress(OSError):
-            directory.rmdir()
-
-
-class _PathLock:
-    """Held while a daemon owns a socket path, so two daemons starting at once cannot both claim it.
-
-    An abstract Unix socket (Linux): no file to leave behind, released by the kernel when the
-    process dies, even by SIGKILL. Where abstract sockets do not exist the probe alone guards.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:40]
-        self._name = f"\0instance-rpc-lock-{digest}"
-        self._socket: socket.socket | None = None
-
-    def acquire(self) -> None:
-        if not sys.platform.startswith("linux"):
-            return
-        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            lock.bind(self._name)
-        except OSError as exc:
-            lock.close()
-            if exc.errno == errno.EADDRINUSE:
-                raise AddressInUse(f"another daemon is already serving {self._path}") from None
-            raise
-        self._socket = lock
-
-    def release(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
 
 
 class PluginServer:
@@ -308,7 +86,7 @@ class PluginServer:
         self._shutdown_timeout = shutdown_timeout
         self._metrics = metrics
         self._runner: web.AppRunner | None = None
-        self._lock = _PathLock(self.socket_path)
+        self._lock = PathLock(self.socket_path)
         self._identity: tuple[int, int] | None = None
         self.remote = remote if remote is not None else RemoteAccess([])
         self.limits = limits
@@ -331,7 +109,7 @@ class PluginServer:
         cannot be bound, ``chown`` or ``chmod`` refused) or ``LookupError`` (no such group)."""
         if self._runner is not None:
             raise RuntimeError("server already started")
-        created = _make_parents(self.socket_path.parent)
+        created = make_parents(self.socket_path.parent)
         try:
             self._lock.acquire()
             try:
@@ -340,12 +118,12 @@ class PluginServer:
                 self._lock.release()
                 raise
         except BaseException:
-            _remove_directories(created)
+            remove_directories(created)
             raise
         logger.debug("bound %s", self.socket_path)
 
     async def _bind(self) -> None:
-        _claim_path(self.socket_path)
+        claim_path(self.socket_path)
         app = create_app(
             self.service,
             max_body=self._max_body,

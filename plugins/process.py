@@ -33,9 +33,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,61 +46,33 @@ from instance_rpc.types import Context, Description, Properties, Spec, VendorInf
 
 from . import _cgroup
 from ._child import Child
-from ._inventory import Inventory, Record, now_utc
-from ._members import MARKER_VARIABLE, InstanceGroup, Snapshot, enable_subreaper, live, reap, send
+from ._inventory import Inventory, now_utc
+from ._members import MARKER_VARIABLE, Snapshot, enable_subreaper
+from ._process_record import (
+    DESTROYING,
+    EXITED,
+    RUNNING,
+    ProcessRecord,
+    describe_view,
+)
 from ._process_settings import ProcessSettings, parse_settings
-from ._procfs import ProcessIdentity, ProcStat, identity_of, is_running
+from ._process_stop import KILL_WAIT_SECONDS, stop_members
+from ._procfs import ProcessIdentity, identity_of, is_running
 from ._store import default_state_dir
 
-__all__ = ["CGROUPS_VARIABLE", "ProcessPlugin"]
+__all__ = [
+    "CGROUPS_VARIABLE",
+    "DESTROYING",
+    "EXITED",
+    "RUNNING",
+    "ProcessPlugin",
+    "ProcessRecord",
+]
 
 logger = logging.getLogger(__name__)
 
-RUNNING = "running"
-EXITED = "exited"
-DESTROYING = "destroying"
 CGROUPS_VARIABLE = "INSTANCE_RPC_PROCESS_CGROUPS"
 """Set to ``0`` in the daemon's environment to never use cgroups (sessions and markers only)."""
-_KILL_WAIT_SECONDS = 5.0  # after SIGKILL; only an uninterruptible sleep takes this long
-_POLL_SECONDS = 0.05
-
-
-class ProcessRecord(Record, kw_only=True):
-    Pid: int = 0
-    StartTicks: int = 0
-    BootID: str = ""
-    SessionID: int = 0  # 0 in records of older daemons: the session was the Init shell's pid
-    Cgroup: str = ""
-    State: str = RUNNING
-    ExitCode: int | None = None
-    StartedAt: str = ""
-    EndedAt: str | None = None
-    StopGraceSeconds: float = 10.0
-
-    @property
-    def identity(self) -> ProcessIdentity:
-        return ProcessIdentity(self.Pid, self.StartTicks, self.BootID)
-
-    @property
-    def group(self) -> InstanceGroup:
-        cgroup = Path(self.Cgroup) if self.Cgroup else None
-        return InstanceGroup(self.ID, self.identity, self.SessionID or self.Pid, cgroup)
-
-
-class _View(msgspec.Struct):
-    """What DescribeInstances reports as an instance's Properties."""
-
-    pid: int
-    state: str
-    exit_code: int | None
-    started_at: str
-    ended_at: str | None
-    processes: list[int]
-    cgroup: str | None
-    properties: msgspec.Raw
-
-
-_VIEW_ENCODER = msgspec.json.Encoder()
 
 
 class ProcessPlugin:
@@ -250,44 +220,14 @@ class ProcessPlugin:
         """SIGTERM every process of the instance, SIGKILL what is left after the grace period;
         return once none is left (or warn, naming the survivors)."""
         group, child = record.group, self._children.get(record.ID)
-        known: set[tuple[int, int]] = set()
-        members = await self._members(group, child, known)
-        if live(members):
-            send(members, signal.SIGTERM)
-            terminated = {(stat.pid, stat.start_ticks) for stat in members}
-            members = await self._wait_gone(
-                group, child, known, record.StopGraceSeconds, terminated=terminated
-            )
-        deadline = time.monotonic() + _KILL_WAIT_SECONDS
-        while live(members) and time.monotonic() < deadline:
-            if group.cgroup is not None:
-                _cgroup.kill(group.cgroup)  # also those forked since the last look
-            send(members, signal.SIGKILL)
-            members = await self._wait_gone(group, child, known, _POLL_SECONDS)
-        if live(members):
-            logger.warning("%s: processes %s survived SIGKILL", record.ID, live(members))
+        await stop_members(record.ID, group, child, record.StopGraceSeconds)
         await asyncio.to_thread(self._report_strays)
         if child is not None:
             with contextlib.suppress(TimeoutError):  # it has ended: the loop reaps it soon
-                await asyncio.wait_for(child.ended.wait(), _KILL_WAIT_SECONDS)
+                await asyncio.wait_for(child.ended.wait(), KILL_WAIT_SECONDS)
             self._children.pop(record.ID, None)
         if group.cgroup is not None:
             _cgroup.remove(group.cgroup)
-
-    async def _members(
-        self, group: InstanceGroup, child: Child | None, known: set[tuple[int, int]]
-    ) -> list[ProcStat]:
-        """The instance's processes now, adding them to ``known``; those that ended and were
-        re-parented to us are reaped."""
-        skip = group.leader.pid if child is not None else None  # the Child reaps that one
-
-        def look() -> list[ProcStat]:
-            members = Snapshot().members(group, known)
-            known.update((stat.pid, stat.start_ticks) for stat in members)
-            reap(members, skip)
-            return members
-
-        return await asyncio.to_thread(look)
 
     def _report_strays(self) -> None:
         """Warn of live processes re-parented to the daemon that no instance claims: they left
@@ -302,31 +242,6 @@ class ProcessPlugin:
                 "processes %s were re-parented to the daemon; no instance claims them", strays
             )
 
-    async def _wait_gone(
-        self,
-        group: InstanceGroup,
-        child: Child | None,
-        known: set[tuple[int, int]],
-        seconds: float,
-        *,
-        terminated: set[tuple[int, int]] | None = None,
-    ) -> list[ProcStat]:
-        """Up to ``seconds``, until no process of the instance lives; the members left.
-
-        With ``terminated`` (the processes sent SIGTERM so far), a member forked after that
-        signal was sent gets SIGTERM too: the grace period is for every process of the instance.
-        """
-        deadline = time.monotonic() + seconds
-        while True:
-            members = await self._members(group, child, known)
-            if terminated is not None:
-                late = [m for m in members if (m.pid, m.start_ticks) not in terminated]
-                send(late, signal.SIGTERM)
-                terminated.update((m.pid, m.start_ticks) for m in late)
-            if not live(members) or time.monotonic() >= deadline:
-                return members
-            await asyncio.sleep(_POLL_SECONDS)
-
     async def describe_instances(
         self, tags: Mapping[str, str] | None, properties: bool = False
     ) -> list[Description]:
@@ -338,33 +253,11 @@ class ProcessPlugin:
         def describe() -> list[Description]:  # reads /proc: off the loop
             snapshot = Snapshot()
             return [
-                record.describe(_view(record, snapshot, watched.get(record.ID)))
+                record.describe(describe_view(record, snapshot, watched.get(record.ID)))
                 for record in records
             ]
 
         return await asyncio.to_thread(describe)
-
-
-def _view(record: ProcessRecord, snapshot: Snapshot, watched_pid: int | None) -> msgspec.Raw:
-    """The Properties described: the process now, and what it was provisioned with."""
-    state = record.State
-    if state == RUNNING and watched_pid is None and not is_running(record.identity):
-        state = EXITED
-    if record.destroying:
-        state = DESTROYING
-    members = snapshot.members(record.group)
-    reap(members, skip=watched_pid)
-    view = _View(
-        pid=record.Pid,
-        state=state,
-        exit_code=record.ExitCode,
-        started_at=record.StartedAt,
-        ended_at=record.EndedAt,
-        processes=live(members),
-        cgroup=record.Cgroup or None,
-        properties=record.Properties,
-    )
-    return msgspec.Raw(_VIEW_ENCODER.encode(view))
 
 
 _: type[Plugin] = ProcessPlugin  # mypy checks that ProcessPlugin satisfies the protocol

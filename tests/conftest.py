@@ -9,7 +9,7 @@ import pytest
 
 from instance_rpc import PluginClient
 from instance_rpc.testing import running_server
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.daemon import short_tmp_dir
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 class FailingPlugin(MemoryPlugin):

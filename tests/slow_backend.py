@@ -6,7 +6,7 @@ import asyncio
 import os
 
 from instance_rpc.types import Spec
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 class SlowPlugin(MemoryPlugin):

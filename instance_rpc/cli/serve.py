@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ import click
 
 from .. import collector, eventloop, systemd
 from ..activation import ActivatedServer
-from ..backends import UnknownBackend, backend_factory
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
 from ..log_format import LOG_FORMATS, configure_logging
@@ -24,143 +21,26 @@ from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
 from ._app import LOG_LEVELS, fail, main
+from ._backend_options import (
+    StartupFailed,
+    close_backends,
+    failure_reason,
+    load_backends,
+    state_options,
+)
 from ._network_options import connection_limits, network_options, remote_access
 
-__all__ = ["DEFAULT_PLUGIN", "serve"]
+__all__ = ["DEFAULT_PLUGIN", "serve", "state_options"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PLUGIN = "file"
 
 
-class StartupFailed(Exception):
-    """Start-up cannot go on; the message is the one line ``serve`` ends with."""
-
-
 def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Path:
     if socket is not None:
         return Path(socket).expanduser()
     return plugins_dir() / (name or f"instance-{first_plugin}")
-
-
-def _parse_dirs(values: tuple[str, ...]) -> tuple[Path | None, dict[str, Path]]:
-    """``--dir DIR`` (the base) and ``--dir BACKEND=DIR`` (one backend's own)."""
-    base: Path | None = None
-    own: dict[str, Path] = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        if sep and name and "/" not in name:
-            own[name] = Path(path).expanduser()
-        elif base is None:
-            base = Path(value).expanduser()
-        else:
-            fail(f"--dir given twice without a backend name: {str(base)!r} and {value!r}")
-    return base, own
-
-
-def _parameters(factory: Any) -> set[str]:
-    try:
-        return set(inspect.signature(factory).parameters)
-    except (TypeError, ValueError):
-        return set()
-
-
-def state_options(
-    takes_dir: list[str], dirs: tuple[str, ...], socket_name: str
-) -> dict[str, dict[str, Any]]:
-    """Where each backend in ``takes_dir`` keeps its state, as options to its factory.
-
-    ``--dir BACKEND=DIR`` names one backend's directory. The others share a base: ``--dir DIR``,
-    else the backends' own default, ``$XDG_STATE_HOME/instance-rpc/<socket name>``. With one
-    such backend the base is its directory; with several, ``<base>/<backend>`` is each one's.
-    """
-    base, own = _parse_dirs(dirs)
-    stray = sorted(set(own) - set(takes_dir))
-    if stray:
-        fail(f"--dir {stray[0]}=...: no served backend {stray[0]!r} keeps state in a directory")
-    options: dict[str, dict[str, Any]] = {name: {"dir": path} for name, path in own.items()}
-    several = len(takes_dir) > 1
-    for name in takes_dir:
-        if name in options:
-            continue
-        if base is not None:
-            options[name] = {"dir": base / name if several else base}
-        else:
-            options[name] = {"name": f"{socket_name}/{name}" if several else socket_name}
-    return options
-
-
-def _backends(
-    names: tuple[str, ...],
-    dirs: tuple[str, ...],
-    socket_name: str,
-    offered: dict[str, Any] | None = None,
-) -> dict[str, Plugin]:
-    """The first backend is the default (``Type: ""``); with several, each answers by name too.
-
-    Each factory gets the keyword options it accepts: its state directory (``dir`` or ``name``),
-    its ``name`` (the socket's, or ``<socket>/<backend>`` with several), and each of ``offered``
-    (options of ``serve`` such as ``docker_host``; one that no backend accepts is refused).
-
-    Raises :class:`StartupFailed`; the backends made before the failing one are closed first.
-    """
-    unique = list(dict.fromkeys(names))
-    factories = {name: _factory(name) for name in unique}
-    parameters = {name: _parameters(factories[name]) for name in unique}
-    takes_dir = [name for name in unique if "dir" in parameters[name]]
-    options = state_options(takes_dir, dirs, socket_name)
-    extra = offered or {}
-    for option in extra:
-        if not any(option in parameters[name] for name in unique):
-            fail(f"--{option.replace('_', '-')}: no served backend takes it")
-    loaded: dict[str, Plugin] = {}
-    for name in unique:
-        own = f"{socket_name}/{name}" if len(unique) > 1 else socket_name
-        given = {"name": own, **extra, **options.get(name, {})}
-        accepted = {k: v for k, v in given.items() if k in parameters[name]}
-        try:
-            loaded[name] = factories[name](**accepted)
-        except Exception as exc:
-            _close_backends(loaded.values())
-            raise StartupFailed(_backend_failure(name, exc)) from None
-    backends: dict[str, Plugin] = {"": loaded[unique[0]]}
-    if len(loaded) > 1:
-        backends.update(loaded)
-    return backends
-
-
-def _factory(name: str) -> Any:
-    try:
-        return backend_factory(name)
-    except (UnknownBackend, InstanceRPCError) as exc:
-        raise StartupFailed(str(exc)) from None
-    except Exception as exc:  # a backend module that fails as it is imported
-        raise StartupFailed(f"cannot load backend {name!r}: {_reason(exc)}") from None
-
-
-def _backend_failure(name: str, exc: Exception) -> str:
-    if isinstance(exc, InstanceRPCError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.filename is not None:
-        return f"backend {name!r}: cannot open the state directory: {exc.filename}: {_reason(exc)}"
-    return f"backend {name!r} failed to start: {_reason(exc)}"
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def _close_backends(backends: Iterable[Plugin]) -> None:
-    """Release what the backends hold (state directory locks); errors are logged, not raised."""
-    for backend in {id(b): b for b in backends}.values():
-        close = getattr(backend, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:
-                logger.exception("closing backend %r failed", backend)
 
 
 @main.command()
@@ -280,7 +160,7 @@ def serve(
     server: PluginServer | ActivatedServer | None = None
     try:
         offered = {} if docker_host is None else {"docker_host": docker_host}
-        backends = _backends(names, dirs, socket_path.name, offered)
+        backends = load_backends(names, dirs, socket_path.name, offered)
         service = InstanceService(backends)
         if inherited:
             server = ActivatedServer(
@@ -308,7 +188,7 @@ def serve(
         where = str(socket_path) if server is None else _where(server)
         fail(f"cannot listen on {where}: {reason}")
     finally:
-        _close_backends(backends.values())
+        close_backends(backends.values())
 
 
 def _announce(server: PluginServer | ActivatedServer) -> str:
@@ -324,7 +204,7 @@ def _announce(server: PluginServer | ActivatedServer) -> str:
                 click.echo(f"listening on {url}")
         sys.stdout.flush()
     except OSError as exc:
-        raise StartupFailed(f"cannot write to standard output: {_reason(exc)}") from None
+        raise StartupFailed(f"cannot write to standard output: {failure_reason(exc)}") from None
     return listening
 
 

@@ -13,7 +13,7 @@ from instance_rpc.bench import BENCH_TAG, run_load
 from instance_rpc.cli import main
 from instance_rpc.testing import running_server
 from instance_rpc.testing.daemon import spawn_daemon
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 @pytest.mark.parametrize("method", ["validate", "provision", "describe", "mix"])

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from instance_rpc.cli import main
 from instance_rpc.types import Context
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 class RecordingPlugin(MemoryPlugin):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from instance_rpc.testing.daemon import serve_in_thread
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.cli.helpers import Cli, table_rows
 
 WEB = '{"Tags": {"group": "web", "zone": "a"}, "Properties": {"price": 1.50}}'

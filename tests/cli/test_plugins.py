@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from instance_rpc.testing.daemon import serve_in_thread
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.cli.helpers import Cli, fake_plugin, table_rows
 
 

@@ -10,7 +10,7 @@ import pytest
 from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.backends import ENTRY_POINT_GROUP, available_backends, load_backend
 from instance_rpc.cli.serve import state_options
-from plugins.file import FilePlugin
+from instance_rpc_plugins.file import FilePlugin
 from tests.daemon import run_cli, running_daemon
 
 
@@ -94,10 +94,10 @@ def test_an_unknown_backend_is_refused_with_the_known_ones() -> None:
 
 def test_the_shipped_backends_are_entry_points() -> None:
     points = {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP)}
-    assert points["file"] == "plugins.file:FilePlugin"
-    assert points["process"] == "plugins.process:ProcessPlugin"
-    assert points["memory"] == "plugins.memory:MemoryPlugin"
-    assert points["docker"] == "plugins.docker:DockerPlugin"
+    assert points["file"] == "instance_rpc_plugins.file:FilePlugin"
+    assert points["process"] == "instance_rpc_plugins.process:ProcessPlugin"
+    assert points["memory"] == "instance_rpc_plugins.memory:MemoryPlugin"
+    assert points["docker"] == "instance_rpc_plugins.docker:DockerPlugin"
     assert {"docker", "file", "memory", "process"} <= set(available_backends())
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import PluginClient, Spec
-from plugins.file import FilePlugin
+from instance_rpc_plugins.file import FilePlugin
 from tests.daemon import CLI, run_cli, running_daemon
 
 FAILING = "tests.failing_backend:FailingPlugin"

@@ -9,9 +9,9 @@ import pytest
 
 from instance_rpc.spi import Plugin
 from instance_rpc.testing.pytest_plugin import conformance_test
-from plugins.file import FilePlugin
-from plugins.memory import MemoryPlugin
-from plugins.process import ProcessPlugin
+from instance_rpc_plugins.file import FilePlugin
+from instance_rpc_plugins.memory import MemoryPlugin
+from instance_rpc_plugins.process import ProcessPlugin
 
 
 @pytest.fixture(params=["memory", "file", "process"])

@@ -14,7 +14,7 @@ from examples.custom_plugin import FilesPlugin
 from instance_rpc.testing import running_server
 from instance_rpc.testing.conformance import CHECK_NAMES, run_conformance
 from instance_rpc.testing.pytest_plugin import run_checks
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.daemon import run_cli, running_daemon
 
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")

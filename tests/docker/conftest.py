@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from plugins.docker import DockerPlugin
+from instance_rpc_plugins.docker import DockerPlugin
 from tests.docker.engine import HOW_TO_ENABLE, Engine, EngineUnavailable, private_engine
 
 REQUIRE = "INSTANCE_RPC_REQUIRE_DOCKER"

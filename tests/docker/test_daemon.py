@@ -15,7 +15,7 @@ import pytest
 from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.errors import PluginError
 from instance_rpc.testing.conformance import CHECK_NAMES
-from plugins._docker_labels import OWNER
+from instance_rpc_plugins._docker_labels import OWNER
 from tests.daemon import Daemon, run_cli, running_daemon
 from tests.docker.conftest import props
 from tests.docker.engine import Engine

@@ -21,7 +21,7 @@ from instance_rpc import (
     load_properties,
 )
 from instance_rpc.testing.daemon import spawn_daemon
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.examples.conftest import EXAMPLES
 
 V1 = Spec(tags={"tier": "front"}, properties={"version": 1})

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from plugins._group_commit import fsync_directory
-from plugins._store import DocumentStore
+from instance_rpc_plugins._group_commit import fsync_directory
+from instance_rpc_plugins._store import DocumentStore
 
 WRITERS = 16
 DEADLINE_S = 10.0

@@ -16,9 +16,9 @@ import pytest
 
 from instance_rpc import ROLLING_UPDATE, TERMINATION, PluginClient, PluginError, Spec
 from instance_rpc.types import Description, load_properties
-from plugins._procfs import ProcessIdentity, identity_of
-from plugins._store import DocumentStore
-from plugins.process import ProcessPlugin, ProcessRecord
+from instance_rpc_plugins._procfs import ProcessIdentity, identity_of
+from instance_rpc_plugins._store import DocumentStore
+from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
 from tests.daemon import eventually, running_daemon, short_tmp_dir
 
 
@@ -104,7 +104,7 @@ async def test_destroy_sends_sigkill_after_the_grace_period(
     )
     pid = (await _view(plugin, instance_id))["pid"]
     started = time.monotonic()
-    with caplog.at_level(logging.INFO, logger="plugins.process"):
+    with caplog.at_level(logging.INFO, logger="instance_rpc_plugins.process"):
         await plugin.destroy(instance_id, ROLLING_UPDATE)
     took = time.monotonic() - started
     assert 0.3 <= took < 5, took

@@ -15,11 +15,11 @@ import pytest
 from instance_rpc import ROLLING_UPDATE, TERMINATION, Spec
 from instance_rpc.spi import Plugin
 from instance_rpc.types import load_properties
-from plugins._procfs import identity_of
-from plugins._store import DocumentStore
-from plugins.file import FilePlugin
-from plugins.memory import MemoryPlugin
-from plugins.process import ProcessPlugin, ProcessRecord
+from instance_rpc_plugins._procfs import identity_of
+from instance_rpc_plugins._store import DocumentStore
+from instance_rpc_plugins.file import FilePlugin
+from instance_rpc_plugins.memory import MemoryPlugin
+from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
 from tests.daemon import eventually
 
 IGNORES_SIGTERM = "trap '' TERM\nsleep 600 &\nwait\n"

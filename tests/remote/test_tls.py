@@ -15,7 +15,7 @@ from instance_rpc.remote_access import RemoteAccess
 from instance_rpc.testing import running_server
 from instance_rpc.tls import client_context, server_context
 from instance_rpc.types import Spec
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.remote.conftest import Certs
 
 

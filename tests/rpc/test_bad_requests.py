@@ -15,7 +15,7 @@ import pytest
 
 from instance_rpc import PluginClient, Spec
 from instance_rpc.testing import running_server
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.http import exchange, post
 
 PARSE, INVALID_REQUEST, NO_METHOD, BAD_PARAMS, SERVER = -32700, -32600, -32601, -32602, -32000

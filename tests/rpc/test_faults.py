@@ -24,7 +24,7 @@ from instance_rpc import (
 )
 from instance_rpc.service import InstanceService
 from instance_rpc.testing import running_server
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 def fast_client(path: Path, **options: float) -> PluginClient:

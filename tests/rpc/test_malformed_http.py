@@ -12,7 +12,7 @@ import pytest
 from instance_rpc import PluginClient
 from instance_rpc.http_errors import RateLimitedLog
 from instance_rpc.testing import running_server
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 HEAD = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
 

@@ -16,7 +16,7 @@ from instance_rpc.server import create_app
 from instance_rpc.service import InstanceService
 from instance_rpc.testing import running_server
 from instance_rpc.types import ROLLING_UPDATE
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.daemon import running_daemon
 from tests.http import post
 

@@ -22,7 +22,7 @@ from instance_rpc import (
     load_properties,
 )
 from instance_rpc.testing import running_server
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 async def provision_and_find(plugin: Plugin) -> list[Description]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import AddressInUse, InstanceService, PluginClient, PluginServer
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 def new_server(path: Path) -> PluginServer:

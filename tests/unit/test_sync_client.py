@@ -21,7 +21,7 @@ from instance_rpc import (
     SyncPluginClient,
 )
 from instance_rpc.testing.daemon import serve_in_thread
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 
 
 @pytest.fixture

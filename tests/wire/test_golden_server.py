@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from instance_rpc.testing import running_server
-from plugins.memory import MemoryPlugin
+from instance_rpc_plugins.memory import MemoryPlugin
 from tests.http import post
 from tests.wire.golden import VERSIONS, WIRE_ROOT, exchanges, literal
 

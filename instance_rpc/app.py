@@ -1,0 +1,163 @@
+"""The HTTP app: what each request to the daemon gets, on any listener.
+
+- ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
+- ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec, and
+  ``/metrics``, Prometheus metrics (see :mod:`instance_rpc.metrics`) unless turned off.
+- Any other method, or ``GET`` / ``HEAD`` of a path that is no document: ``405`` with an
+  ``Allow`` header naming what the path takes (RFC 9110 section 15.5.6), and a JSON-RPC error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import msgspec
+from aiohttp import web
+
+from .connection_limits import DEFAULT_LIMITS
+from .errors import INTERNAL_ERROR, INVALID_REQUEST
+from .logs import redact
+from .metrics import METRICS_KEY, METRICS_PATH, Metrics
+from .service import InstanceService
+
+__all__ = [
+    "ACCEPTED_CONTENT_TYPES",
+    "DEFAULT_MAX_BODY",
+    "INFO_PATH",
+    "create_app",
+    "documents",
+    "with_warnings",
+]
+
+# The server's logger name, which log configurations filter on, from before the split.
+logger = logging.getLogger("instance_rpc.server")
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+"""Largest request body accepted: a Provision with large Properties fits, a flood does not."""
+
+_JSON = "application/json"
+INFO_PATH = "/info/api.json"
+
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {"application/json", "application/json-rpc", "application/jsonrequest"}
+)
+"""Request content types taken as JSON; a request without a Content-Type is taken too."""
+
+
+def _json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=_JSON)
+
+
+def _error_response(service: InstanceService, status: int, message: str) -> web.Response:
+    return _json_response(service.error_body(INVALID_REQUEST, message), status=status)
+
+
+def documents(
+    service: InstanceService,
+    info_warnings: list[str] | None = None,
+    metrics: Metrics | None = None,
+) -> dict[str, Callable[[], web.Response]]:
+    """The documents the daemon serves to ``GET`` and ``HEAD``: path -> a function of the answer.
+
+    Every path takes ``POST`` (JSON-RPC); these paths take ``GET`` and ``HEAD`` too.
+    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them);
+    ``metrics``, when given, is served at ``/metrics``.
+    """
+    info_body = with_warnings(service.info_bytes(), info_warnings or [])
+    served: dict[str, Callable[[], web.Response]] = {INFO_PATH: lambda: _json_response(info_body)}
+    if metrics is not None:
+        served[METRICS_PATH] = metrics.response
+    return served
+
+
+def create_app(
+    service: InstanceService,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_LIMITS.body_timeout,
+    info_warnings: list[str] | None = None,
+    metrics: bool = True,
+) -> web.Application:
+    """The aiohttp application serving ``service``; with ``metrics``, its own :class:`Metrics`
+    (``app[METRICS_KEY]``) counts every call and refusal and is served at ``GET /metrics``.
+
+    Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
+    an HTML error page. A body not received within ``body_timeout`` seconds gets HTTP 408.
+    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
+    """
+    counted = (
+        Metrics(methods=service.method_names, types=service.type_names, backends=service.backends)
+        if metrics
+        else None
+    )
+    served = documents(service, info_warnings, counted)
+    known = ", ".join(served)
+
+    def refuse(reason: str, status: int, message: str) -> web.Response:
+        if counted is not None:
+            counted.refused(reason)
+        return _error_response(service, status, message)
+
+    async def rpc(request: web.Request) -> web.Response:
+        if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
+            "Content-Type"
+        ):
+            message = f"unsupported Content-Type {request.content_type!r}; send application/json"
+            return refuse("unsupported_media_type", 415, message)
+        try:
+            async with asyncio.timeout(body_timeout):
+                body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            message = f"invalid request: body larger than the limit of {max_body} bytes"
+            return refuse("body_too_large", 413, message)
+        except TimeoutError:
+            message = f"invalid request: body not received within {body_timeout:g}s"
+            response = refuse("body_timeout", 408, message)
+            response.force_close()
+            return response
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("<- %s", redact(body.decode(errors="replace")))
+        try:
+            answer = await service.handle(body, counted)
+        except Exception:
+            logger.exception("unexpected failure answering a request")
+            answer = service.error_body(INTERNAL_ERROR, "internal error")
+        if answer is None:
+            return web.Response(status=204)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("-> %s", redact(answer.decode(errors="replace")))
+        return _json_response(answer)
+
+    async def route(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            return await rpc(request)
+        document = served.get(request.path)
+        if document is not None and request.method in ("GET", "HEAD"):
+            return document()
+        allowed = "GET, HEAD, POST" if document is not None else "POST"
+        if request.method in ("GET", "HEAD"):
+            message = (
+                f"{request.method} {request.path}: no such document (documents: {known});"
+                " POST JSON-RPC requests to any path"
+            )
+        else:
+            message = f"method {request.method} not allowed on {request.path}; allowed: {allowed}"
+        answer = refuse("method_not_allowed", 405, message)
+        answer.headers["Allow"] = allowed
+        return answer
+
+    app = web.Application(client_max_size=max_body)
+    app[METRICS_KEY] = counted
+    app.router.add_route("*", "/{path:.*}", route)
+    return app
+
+
+def with_warnings(info_body: bytes, warnings: list[str]) -> bytes:
+    """The spec document with a ``Warnings`` member listing ``warnings`` (none: unchanged)."""
+    if not warnings:
+        return info_body
+    document = msgspec.json.decode(info_body)
+    document["Warnings"] = warnings
+    return msgspec.json.encode(document)

@@ -1,0 +1,150 @@
+"""The JSON-RPC 2.0 envelope: a body parsed into requests, a request's members checked, responses
+and error objects encoded (JSON-RPC 2.0 sections 4, 5 and 6). Params stay raw JSON (msgspec
+``Raw``) for the method to decode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import Raw
+
+from .errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
+
+__all__ = [
+    "ENCODER",
+    "ErrorEnvelope",
+    "ErrorObject",
+    "RequestRejected",
+    "SuccessEnvelope",
+    "check_request",
+    "decode_request",
+    "error_bytes",
+    "parse_body",
+]
+
+_REQUEST_ID = str | int | float | None
+
+
+class ErrorObject(msgspec.Struct):
+    code: int
+    message: str
+    data: Any = None
+
+
+class ErrorEnvelope(msgspec.Struct):
+    error: ErrorObject
+    id: Any = None
+    jsonrpc: str = "2.0"
+
+
+class SuccessEnvelope(msgspec.Struct):
+    result: Any
+    id: Any = None
+    jsonrpc: str = "2.0"
+
+
+ENCODER = msgspec.json.Encoder()
+_BODY_DECODER = msgspec.json.Decoder(dict[str, Raw] | list[Raw])
+_OBJECT_DECODER = msgspec.json.Decoder(dict[str, Raw])
+_ID_DECODER = msgspec.json.Decoder(_REQUEST_ID)
+_STR_DECODER = msgspec.json.Decoder(str)
+_NULL = Raw(b"null")
+
+
+def _decoded_str(raw: Raw | None) -> str | None:
+    """The string a raw member holds, or ``None`` when it is missing or not a string."""
+    if raw is None:
+        return None
+    try:
+        return _STR_DECODER.decode(raw)
+    except msgspec.ValidationError:
+        return None
+
+
+def error_bytes(code: int, message: str, request_id: Any = _NULL) -> bytes:
+    return ENCODER.encode(ErrorEnvelope(error=ErrorObject(code, message), id=request_id))
+
+
+class RequestRejected(Exception):
+    """A request that cannot be dispatched; answered with ``code`` and ``message``."""
+
+    def __init__(self, code: int, message: str, request_id: Raw = _NULL) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+def decode_request(item: Raw) -> dict[str, Raw]:
+    """One member of a batch as a request object; raises :class:`RequestRejected`."""
+    try:
+        return _OBJECT_DECODER.decode(item)
+    except (msgspec.DecodeError, RecursionError):
+        raise RequestRejected(INVALID_REQUEST, "invalid request: expected a JSON object") from None
+
+
+def parse_body(body: bytes, max_batch: int) -> dict[str, Raw] | list[Raw]:
+    """The request or the batch of ``body`` (JSON-RPC 2.0 section 6).
+
+    Raises :class:`RequestRejected` for a body that is not one.
+    """
+    try:
+        body.decode("utf-8")  # msgspec leaves raw members unchecked
+    except UnicodeDecodeError as exc:
+        message = f"parse error: invalid UTF-8 at byte {exc.start}"
+        raise RequestRejected(PARSE_ERROR, message) from None
+    try:
+        parsed = _BODY_DECODER.decode(body)
+    except msgspec.ValidationError:
+        message = "invalid request: expected a JSON object or array"
+        raise RequestRejected(INVALID_REQUEST, message) from None
+    except msgspec.DecodeError as exc:
+        raise RequestRejected(PARSE_ERROR, f"parse error: {exc}") from None
+    except RecursionError:
+        message = "invalid request: JSON nested too deeply"
+        raise RequestRejected(INVALID_REQUEST, message) from None
+    if isinstance(parsed, list) and not parsed:
+        raise RequestRejected(INVALID_REQUEST, "invalid request: empty batch")
+    if isinstance(parsed, list) and len(parsed) > max_batch:
+        message = f"invalid request: batch of {len(parsed)} exceeds the limit of {max_batch}"
+        raise RequestRejected(INVALID_REQUEST, message)
+    return parsed
+
+
+def check_request(request: dict[str, Raw]) -> dict[str, Any]:
+    """Validate the members jsonrpcserver relies on; params stay raw for the method."""
+    raw_id = request.get("id")
+    if raw_id is not None:
+        try:
+            _ID_DECODER.decode(raw_id)
+        except msgspec.ValidationError:
+            raise RequestRejected(
+                INVALID_REQUEST, "invalid request: id must be a string, number or null"
+            ) from None
+    answer_id = _NULL if raw_id is None else raw_id
+    if _decoded_str(request.get("jsonrpc")) != "2.0":
+        raise RequestRejected(INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"', answer_id)
+    method = _decoded_str(request.get("method"))
+    if method is None:
+        raise RequestRejected(
+            INVALID_REQUEST, "invalid request: method must be a string", answer_id
+        )
+    params = request.get("params")
+    if params is not None:
+        first = memoryview(params)[:1].tobytes()
+        if first == b"[":
+            raise RequestRejected(
+                INVALID_PARAMS,
+                "invalid params: params must be an object of named members, got array",
+                answer_id,
+            )
+        if first != b"{":
+            raise RequestRejected(
+                INVALID_REQUEST, "invalid request: params must be an object or array", answer_id
+            )
+    envelope: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if raw_id is not None:
+        envelope["id"] = raw_id
+    return envelope

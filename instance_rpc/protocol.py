@@ -1,0 +1,228 @@
+"""JSON-RPC 2.0 over named methods: bytes in, bytes out, no transport, no Instance.
+
+The envelope (:mod:`.envelope`) is parsed once, a single request or a batch; each request is
+then dispatched by jsonrpcserver to a method body, which decodes its own params.
+
+Dispatch is synchronous on purpose: jsonrpcserver's async dispatcher wraps every request in a
+task (``asyncio.gather``), which costs three trips through the event loop and leaves cyclic
+garbage. The registered methods only *start* the call (a coroutine, kept in the :class:`Call`
+passed as context) and return at once; :meth:`JsonRpcProtocol.handle` then awaits it, also
+for notifications, whose response jsonrpcserver drops.
+
+Every failure becomes a JSON-RPC error object: errors a method raises as :class:`RPCError` with
+their code, anything else as -32000 with its message. Tracebacks go to the log, never onto the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, cast
+
+from jsonrpcserver import Success, dispatch_to_response
+from jsonrpcserver.response import ErrorResponse, SuccessResponse
+from jsonrpcserver.sentinels import NODATA
+from msgspec import Raw
+
+from .envelope import (
+    ENCODER,
+    ErrorEnvelope,
+    ErrorObject,
+    RequestRejected,
+    SuccessEnvelope,
+    check_request,
+    decode_request,
+    error_bytes,
+    parse_body,
+)
+from .errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    SERVER_ERROR,
+    RPCError,
+)
+from .handshake import DEFAULT_TYPE_NAME
+from .log_format import log_call
+from .observe import CallObserver
+
+__all__ = ["DEFAULT_MAX_BATCH", "Call", "JsonRpcProtocol", "MethodBody", "Result"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH = 1000
+"""Most requests one batch may carry."""
+
+Result = Any  # a method's result: the wire struct its response carries
+
+
+class Call:
+    """One request's call: its raw params, the work its method started, and what the per-call
+    log line reports besides the method (filled in as the call proceeds)."""
+
+    __slots__ = ("details", "observer", "params", "pending", "type_name")
+
+    def __init__(self, params: Raw | None, observer: CallObserver | None) -> None:
+        self.params = params
+        self.observer = observer
+        self.pending: Coroutine[Any, Any, Any] | None = None
+        self.type_name = ""
+        self.details: dict[str, str] | None = None
+
+
+MethodBody = Callable[[Raw | None, "Call"], Awaitable[Result]]
+"""A method: its raw params (``None`` when absent) and the call -> the result to answer with."""
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _unwrap(either: Any) -> Any:
+    """jsonrpcserver hands responses over wrapped in oslash's Left/Right."""
+    return either._error if hasattr(either, "_error") else either._value
+
+
+def _error_object(code: int, message: str, data: Any) -> ErrorObject:
+    """An error jsonrpcserver itself answered with, its message made to name the problem."""
+    data = None if data is NODATA else data
+    if code == METHOD_NOT_FOUND:
+        return ErrorObject(code, f"method not found: {data}")
+    if code == INVALID_PARAMS and isinstance(data, str):
+        # jsonrpcserver's own argument check; our methods take any params object.
+        return ErrorObject(code, f"invalid params: {data}")
+    return ErrorObject(code, message, data)
+
+
+class JsonRpcProtocol:
+    """Answers JSON-RPC 2.0 bodies by calling ``methods`` (wire name -> body).
+
+    ``max_batch``: most requests one batch may carry; a larger batch is refused as a whole.
+    ``log``: the logger of the per-call line and of method failures (the application's, so that
+    its name stays what operators filter on; default: this module's).
+    """
+
+    def __init__(
+        self,
+        methods: Mapping[str, MethodBody],
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.max_batch = max_batch
+        self._log = log or logger
+        self._methods: dict[str, Callable[[Call], Any]] = {
+            name: self._wrap(name, body) for name, body in methods.items()
+        }
+
+    @property
+    def method_names(self) -> list[str]:
+        return sorted(self._methods)
+
+    @staticmethod
+    def error_body(code: int, message: str) -> bytes:
+        """A JSON-RPC error response (id ``null``) for failures found before parsing."""
+        return error_bytes(code, message)
+
+    async def handle(self, body: bytes, observer: CallObserver | None = None) -> bytes | None:
+        """Answer one HTTP body, a request or a batch; ``None`` means no response is due.
+
+        ``observer`` is told of every call and refusal (the app's metrics).
+        """
+        try:
+            parsed = parse_body(body, self.max_batch)
+        except RequestRejected as exc:
+            if observer is not None:
+                observer.refused("bad_json" if exc.code == PARSE_ERROR else "invalid_request")
+            return error_bytes(exc.code, exc.message)
+        if isinstance(parsed, dict):
+            return await self._handle_one(parsed, observer)
+        answers = await asyncio.gather(*(self._handle_raw(item, observer) for item in parsed))
+        present = [answer for answer in answers if answer is not None]
+        if not present:
+            return None
+        return b"[" + b",".join(present) + b"]"
+
+    async def _handle_raw(self, item: Raw, observer: CallObserver | None) -> bytes | None:
+        try:
+            request = decode_request(item)
+        except RequestRejected as exc:
+            if observer is not None:
+                observer.refused("invalid_request")
+            return error_bytes(exc.code, exc.message)
+        return await self._handle_one(request, observer)
+
+    async def _handle_one(
+        self, request: dict[str, Raw], observer: CallObserver | None
+    ) -> bytes | None:
+        try:
+            envelope = check_request(request)
+        except RequestRejected as exc:
+            if observer is not None:
+                observer.refused("invalid_request")
+            return error_bytes(exc.code, exc.message, exc.request_id)
+        call = Call(request.get("params"), observer)
+        response = dispatch_to_response(
+            cast(str, envelope),  # parsed already; the deserializer hook passes it through
+            self._methods,
+            context=call,
+            deserializer=_identity,
+            validator=_identity,
+            post_process=_unwrap,
+        )
+        outcome = None if call.pending is None else await call.pending
+        if response is None:
+            return None
+        if isinstance(response, SuccessResponse):
+            if isinstance(outcome, ErrorObject):
+                return ENCODER.encode(ErrorEnvelope(error=outcome, id=response.id))
+            return ENCODER.encode(SuccessEnvelope(result=outcome, id=response.id))
+        if isinstance(response, ErrorResponse):
+            if observer is not None:
+                observer.count_call(envelope["method"], call.type_name, response.code)
+            error = _error_object(response.code, response.message, response.data)
+            return ENCODER.encode(ErrorEnvelope(error=error, id=response.id))
+        # jsonrpcserver wraps its own failures in Left(...); never expected, never fatal.
+        self._log.error("unexpected dispatcher answer: %r", response)
+        return error_bytes(INTERNAL_ERROR, "internal error")
+
+    def _wrap(self, name: str, body: MethodBody) -> Callable[[Call], Any]:
+        """The method jsonrpcserver dispatches to: it starts :meth:`_run` and returns."""
+
+        def method(call: Call) -> Any:
+            call.pending = self._run(name, body, call)
+            return Success(None)
+
+        method.__name__ = name
+        # jsonrpcserver checks the arguments against inspect.signature() on every call.
+        method.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
+        return method
+
+    async def _run(self, name: str, body: MethodBody, call: Call) -> Any:
+        """The result of ``body``, or every failure as an error object; log and count the call."""
+        observer = call.observer
+        if observer is not None:
+            observer.call_started(name)
+        started = time.perf_counter()
+        code: int | None = None
+        error = ""
+        try:
+            return await body(call.params, call)
+        except RPCError as exc:
+            code, error = exc.code, exc.message
+            return ErrorObject(exc.code, exc.message, exc.data)
+        except Exception as exc:
+            self._log.exception("%s failed in the backend", name)
+            code, error = SERVER_ERROR, str(exc) or type(exc).__name__
+            return ErrorObject(SERVER_ERROR, error)
+        finally:
+            elapsed = time.perf_counter() - started
+            if observer is not None:
+                observer.call_finished(name, call.type_name, code, elapsed)
+            if self._log.isEnabledFor(logging.INFO):
+                type_name = call.type_name or DEFAULT_TYPE_NAME
+                log_call(self._log, name, type_name, code, error, elapsed, call.details)
