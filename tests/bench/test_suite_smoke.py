@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
-    quick = ["--duration", "0.1", "--instances", "200", "--repeats", "1", "--rounds", "1"]
+    quick = ["--duration", "0.5", "--instances", "200", "--repeats", "1", "--rounds", "1"]
     quick += ["--provisions", "8"]
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", *quick, "--output", str(output)],

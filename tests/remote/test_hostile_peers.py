@@ -99,7 +99,7 @@ def test_stalled_requests_and_handshakes_time_out_while_calls_go_on(
         "--socket", str(path), "--plugin", "memory",
         "--listen", "tcp://127.0.0.1:0",
         "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key),
-        "--header-timeout", "2", "--max-connections", str(STALLED + HANDSHAKES + 100),
+        "--header-timeout", "15", "--max-connections", str(STALLED + HANDSHAKES + 100),
         "--max-tls-handshakes", str(HANDSHAKES + 10),
     ) as daemon:  # fmt: skip
         pid = daemon.process.pid
