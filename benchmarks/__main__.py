@@ -9,6 +9,7 @@ from pathlib import Path
 
 from instance_rpc import eventloop
 
+from .log_cost import log_line_us_per_call
 from .metrics_cost import in_process_us_per_call, measure_metrics_cost
 from .report import machine, render, targets
 from .suite import Settings, run_suite
@@ -35,6 +36,7 @@ def main() -> None:
     results = eventloop.run(run_suite(settings))
     results.metrics = eventloop.run(measure_metrics_cost(settings))
     results.metrics_in_process_us = eventloop.run(in_process_us_per_call())
+    results.log_line_us = log_line_us_per_call(lines=max(640, int(10_000 * args.duration)))
     info = machine()
     info["loop"] = eventloop.loop_name()
     print(render(results, info))

@@ -102,6 +102,8 @@ class Results:
     """The daemon with metrics ("ours") against the daemon without ("bare")."""
     metrics_in_process_us: dict[str, float] = field(default_factory=dict)
     """A Validate through the JSON-RPC layer in one process, µs: "with" and "without" metrics."""
+    log_line_us: dict[str, float] = field(default_factory=dict)
+    """The per-call log line in one process, µs: "now, N per iteration" and "before, ..."."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,7 @@ class Results:
             "memory_kib": self.memory_kib,
             "metrics": [pair.as_dict() for pair in self.metrics],
             "metrics_in_process_us": self.metrics_in_process_us,
+            "log_line_us": self.log_line_us,
         }
 
 

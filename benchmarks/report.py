@@ -151,6 +151,26 @@ def _metrics_lines(results: Results) -> list[str]:
     ]
 
 
+def _log_line_lines(results: Results) -> list[str]:
+    """The per-call log line, now against logging's generic path (see benchmarks.log_cost)."""
+    costs = results.log_line_us
+    counts = sorted({int(key.split(", ")[1].split()[0]) for key in costs})
+    rows = []
+    for count in counts:
+        now, before = costs[f"now, {count} per iteration"], costs[f"before, {count} per iteration"]
+        rows.append(f"| {count} | {now:.1f} | {before:.1f} | {now / before:.2f}x |")
+    if not rows:
+        return []
+    return [
+        "Per-call log line, one process, written to a file (µs per line, best round):",
+        "",
+        "| lines per loop iteration | now | before (generic Formatter, write per line) | ratio |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def render(results: Results, info: dict[str, Any]) -> str:
     header = "| figure | " + " | ".join(label for label, _ in _COLUMNS)
     lines = [
@@ -174,6 +194,7 @@ def render(results: Results, info: dict[str, Any]) -> str:
         + ", ".join(f"{key} {_mb(kib):.0f}" for key, kib in results.memory_kib.items()),
         "",
         *_metrics_lines(results),
+        *_log_line_lines(results),
         "Targets:",
         "",
         "| target | limit | measured | |",

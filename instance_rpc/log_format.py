@@ -27,7 +27,8 @@ from typing import Any
 
 import msgspec
 
-from .logs import install_redaction, redact
+from .log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter
+from .logs import REDACTED_MESSAGE, install_redaction, redact
 
 __all__ = [
     "CALL_FIELDS",
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 LOG_FORMATS = ("text", "json")
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 CALL_FIELDS = "rpc_call"
 """The attribute of a per-call record holding its fields (``extra={CALL_FIELDS: {...}}``)."""
 
@@ -72,10 +72,14 @@ def log_call(
     details: Mapping[str, str] | None = None,
 ) -> None:
     """Log the per-call line at INFO: ``code`` ``None`` for success, else the error answered
-    with its ``error`` message; ``details`` (instance, reason, logical_id) in the given order."""
+    with its ``error`` message; ``details`` (instance, reason, logical_id) in the given order.
+
+    The line is made here, once, and redacted whole (:func:`~instance_rpc.logs.redact`: one
+    search when it holds no secret-looking word), so the handler's filter passes it as it is."""
     elapsed_ms = seconds * 1000
     shown = "".join(f" {k}={_shown(v)}" for k, v in details.items()) if details else ""
     outcome = "ok" if code is None else f"error {code}: {_escaped(error)}"
+    line = f"{method} type={_shown(type_name)}{shown} {outcome} ({elapsed_ms:.1f} ms)"
     fields: dict[str, Any] = {
         "method": method,
         "type": type_name,
@@ -87,15 +91,7 @@ def log_call(
         fields["error"] = error
     if details:
         fields.update(details)
-    logger.info(
-        "%s type=%s%s %s (%.1f ms)",
-        method,
-        type_name,
-        shown,
-        outcome,
-        elapsed_ms,
-        extra={CALL_FIELDS: fields},
-    )
+    logger.info(redact(line), extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
 
 
 def _redacted(value: Any) -> Any:
@@ -139,8 +135,8 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     logging._srcfile = None
-    handler = logging.StreamHandler()
-    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    handler = BufferedStreamHandler()
+    formatter = JsonFormatter() if log_format == "json" else TextFormatter()
     handler.setFormatter(formatter)
     logging.basicConfig(level=level.upper(), handlers=[handler])
     install_redaction()

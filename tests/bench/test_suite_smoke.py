@@ -52,3 +52,7 @@ def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert document["metrics_in_process_us"]["with"] > 0
     assert document["metrics_in_process_us"]["without"] > 0
     assert "Metrics: with / without (--no-metrics)" in completed.stdout
+    for count in (1, 64):
+        for side in ("now", "before"):
+            assert document["log_line_us"][f"{side}, {count} per iteration"] > 0
+    assert "Per-call log line, one process" in completed.stdout

@@ -1,0 +1,151 @@
+"""Writing log lines cheaply: a cached timestamp, a text formatter without ``%`` templates, and a
+stream handler that writes once per event-loop iteration instead of once per line.
+
+:class:`TextFormatter` gives exactly what ``logging.Formatter(TEXT_FORMAT)`` gives
+(``2026-11-30 17:02:41,222 INFO name: message``, then the traceback and stack, if any), with the
+date part made by ``strftime`` once per second and the whole timestamp reused within a millisecond.
+
+:class:`BufferedStreamHandler` collects the lines logged on a thread running an event loop and
+writes them together from a callback (``loop.call_soon``) the first of them schedules: once per
+loop iteration. A WARNING or worse, a line from any other thread or with no loop running, a
+``flush()``, ``close()``, :func:`logging.shutdown` (which runs at exit, an uncaught exception's
+included) and :func:`flush_logs` write everything pending at once, in the order logged. The
+handler's lock orders lines from every thread, so none is lost, reordered or split.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+__all__ = ["TEXT_FORMAT", "BufferedStreamHandler", "TextFormatter", "flush_logs"]
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class TextFormatter(logging.Formatter):
+    """``%(asctime)s %(levelname)s %(name)s: %(message)s`` as logging's own formatter writes it,
+    asctime in its default form (``2026-11-30 17:02:41,222``, local time unless ``converter`` is
+    changed), built without the generic ``%`` template or a ``strftime`` per record."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._second = -1
+        self._date = ""
+        self._stamp_key = (-1, -1.0)
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802  logging's name
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        key = (second, record.msecs)
+        if key == self._stamp_key:
+            return self._stamp
+        if second != self._second:
+            self._date = time.strftime(self.default_time_format, self.converter(second))
+            self._second = second
+        stamp = f"{self._date},{int(record.msecs):03d}"
+        self._stamp_key, self._stamp = key, stamp
+        return stamp
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.message = record.getMessage()
+        asctime = record.asctime = self.formatTime(record)
+        text = f"{asctime} {record.levelname} {record.name}: {message}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text = f"{text}\n{record.exc_text}" if text[-1:] != "\n" else text + record.exc_text
+        if record.stack_info:
+            if text[-1:] != "\n":
+                text += "\n"
+            text += self.formatStack(record.stack_info)
+        return text
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    # The private-looking getter is asyncio's documented fast path (no exception when none runs).
+    return asyncio._get_running_loop()
+
+
+class BufferedStreamHandler(logging.StreamHandler[TextIO]):
+    """A :class:`logging.StreamHandler` (``stream``: default ``sys.stderr``) that writes the lines
+    logged during one event-loop iteration with one ``write`` (see the module docstring)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
+        self._write_pending_soon: Callable[[], None] = self._write_scheduled
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Runs under the handler's lock (logging.Handler.handle takes it).
+        try:
+            line = self.format(record) + self.terminator
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+            return
+        self._pending.append(line)
+        loop = _running_loop() if record.levelno < logging.WARNING else None
+        if loop is None:
+            self._write_pending(record)
+        elif self._scheduled_on is not loop:
+            loop.call_soon(self._write_pending_soon)
+            self._scheduled_on = loop
+
+    def flush(self) -> None:
+        """Write every pending line and flush the stream."""
+        self.acquire()
+        try:
+            self._write_pending(None)
+            super().flush()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+    def _write_scheduled(self) -> None:
+        self.acquire()
+        try:
+            self._scheduled_on = None
+            self._write_pending(None)
+        finally:
+            self.release()
+
+    def _write_pending(self, record: logging.LogRecord | None) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            self.stream.write("".join(pending))
+            self.stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record or _lost_record(len(pending)))
+
+
+def _lost_record(lines: int) -> logging.LogRecord:
+    """What ``handleError`` reports when a batch of buffered lines could not be written."""
+    message = "%d buffered lines"
+    return logging.LogRecord(__name__, logging.ERROR, __file__, 0, message, (lines,), None)
+
+
+def flush_logs() -> None:
+    """Write every line a :class:`BufferedStreamHandler` holds, of any logger, now.
+
+    For a process about to end without running ``atexit`` (``os._exit``); a normal exit and an
+    uncaught exception flush through :func:`logging.shutdown`."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, BufferedStreamHandler):
+                handler.flush()
