@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..activation import ActivatedServer
 from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
 from ..log_format import LOG_FORMATS, configure_logging
+from ..log_output import flush_logs
 from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
@@ -230,6 +232,7 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
         if stop.is_set():
             logger.warning("second signal: exiting now")
             server.remove_socket()
+            flush_logs()
             os._exit(128 + signum)
         stop.set()
 
@@ -246,3 +249,16 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
         systemd.notify("STOPPING=1\nSTATUS=stopping")
     finally:
         await server.close()
+        await _aclose_backends(server.service.backends.values())
+
+
+async def _aclose_backends(backends: Iterable[Plugin]) -> None:
+    """Let backends with an ``aclose()`` coroutine (an engine session, say) release it on the
+    loop it was opened on; errors are logged, not raised. Their ``close()`` follows later."""
+    for backend in {id(b): b for b in backends}.values():
+        aclose = getattr(backend, "aclose", None)
+        if callable(aclose):
+            try:
+                await aclose()
+            except Exception:
+                logger.exception("closing backend %r failed", backend)

@@ -12,6 +12,9 @@ import pytest
 
 from instance_rpc import PluginClient, Spec
 from tests.daemon import run_cli, running_daemon
+from tests.session_backend import JOURNAL_VARIABLE
+
+SESSION = "tests.session_backend:SessionPlugin"
 
 
 def plugins_env(sock_dir: Path) -> dict[str, str]:
@@ -33,6 +36,15 @@ def test_serve_listens_privately_in_the_plugins_dir_and_cleans_up(sock_dir: Path
         assert asyncio.run(use()) == ["inst-1"]
         assert running.signal(signal.SIGTERM) == 0
         assert not running.socket_path.exists()
+
+
+def test_a_backends_aclose_runs_on_the_loop_before_its_close(sock_dir: Path) -> None:
+    journal = sock_dir / "journal"
+    env = {JOURNAL_VARIABLE: str(journal)}
+    path = sock_dir / "s.sock"
+    with running_daemon("--socket", str(path), "--plugin", SESSION, env=env) as running:
+        assert running.signal(signal.SIGTERM) == 0
+    assert journal.read_text() == "aclose on the loop\nclose\n"
 
 
 def test_serve_default_name_and_sigint(sock_dir: Path) -> None:
