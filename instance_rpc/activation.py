@@ -3,7 +3,8 @@
 :class:`ActivatedServer` is :class:`~instance_rpc.server.PluginServer`'s counterpart for sockets
 passed in (see :func:`~instance_rpc.systemd.listen_sockets`): the same app, but nothing to bind,
 claim or lock, and no socket file to remove. The manager created the files and keeps listening
-on its own copies, so a call arriving while the daemon restarts waits in the backlog.
+on its own copies, so a call arriving while the daemon restarts waits in the backlog. Every
+connection is held to the same limits as on a socket the daemon binds itself (:mod:`.serving`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import logging
 from collections.abc import Sequence
 from types import TracebackType
 
-from aiohttp import web
-
-from .server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, create_app
+from .app import DEFAULT_MAX_BODY
+from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
 from .service import InstanceService
+from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
 from .systemd import InheritedSocket
 
 __all__ = ["ActivatedServer"]
@@ -38,16 +39,23 @@ class ActivatedServer:
         *,
         max_body: int = DEFAULT_MAX_BODY,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
+        on_refusal: RefusalHook | None = None,
         metrics: bool = True,
     ) -> None:
         if not sockets:
             raise ValueError("an ActivatedServer needs at least one socket")
         self.service = service
         self.sockets = list(sockets)
-        self._max_body = max_body
-        self._shutdown_timeout = shutdown_timeout
-        self._metrics = metrics
-        self._runner: web.AppRunner | None = None
+        self._serving = Serving(
+            service,
+            max_body=max_body,
+            shutdown_timeout=shutdown_timeout,
+            limits=limits,
+            on_refusal=on_refusal,
+            metrics=metrics,
+        )
+        self._started = False
 
     @property
     def addresses(self) -> list[str]:
@@ -55,28 +63,24 @@ class ActivatedServer:
         return [inherited.address for inherited in self.sockets]
 
     async def start(self) -> None:
-        if self._runner is not None:
+        """Serve every inherited socket, each connection behind the same limits as
+        :class:`~instance_rpc.server.PluginServer`'s."""
+        if self._started:
             raise RuntimeError("server already started")
-        runner = web.AppRunner(
-            create_app(self.service, max_body=self._max_body, metrics=self._metrics),
-            handle_signals=False,
-            access_log=None,
-            shutdown_timeout=self._shutdown_timeout,
-        )
-        await runner.setup()
+        await self._serving.setup()
         try:
             for inherited in self.sockets:
-                await web.SockSite(runner, inherited.socket).start()
+                await self._serving.serve_socket(inherited.socket, inherited.address)
                 logger.info("serving inherited socket %s (%s)", inherited.address, inherited.name)
         except BaseException:
-            await runner.cleanup()
+            await self._serving.cleanup()
             raise
-        self._runner = runner
+        self._started = True
 
     async def close(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        if self._started:
+            self._started = False
+            await self._serving.cleanup()
 
     def remove_socket(self) -> None:
         """Nothing to remove: the service manager owns the socket files."""

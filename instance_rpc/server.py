@@ -16,19 +16,15 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from aiohttp import web
-
 from .app import DEFAULT_MAX_BODY, create_app, documents
-from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, ConnectionPool, RefusalHook
-from .http_errors import RateLimitedLog, RequestHandler
-from .listeners import GuardedSite, bind_unix
-from .metrics import METRICS_KEY, Metrics
+from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
+from .listeners import bind_unix
 from .remote_access import RemoteAccess
 from .service import InstanceService
+from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
 from .unix_socket import (
     AddressInUse,
     PathLock,
@@ -53,9 +49,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SOCKET_MODE = 0o600
 """Only the daemon's user may connect: whoever reaches the socket can create and destroy."""
-
-DEFAULT_SHUTDOWN_TIMEOUT = 10.0
-"""Seconds in-flight calls get to finish once the server is asked to stop."""
 
 
 class PluginServer:
@@ -82,32 +75,25 @@ class PluginServer:
         self.socket_path = Path(socket_path)
         self._socket_mode = socket_mode
         self._socket_group = socket_group
-        self._max_body = max_body
-        self._shutdown_timeout = shutdown_timeout
-        self._metrics = metrics
-        self._runner: web.AppRunner | None = None
+        self._serving = Serving(
+            service,
+            max_body=max_body,
+            shutdown_timeout=shutdown_timeout,
+            limits=limits,
+            on_refusal=on_refusal,
+            metrics=metrics,
+        )
+        self._started = False
         self._lock = PathLock(self.socket_path)
         self._identity: tuple[int, int] | None = None
         self.remote = remote if remote is not None else RemoteAccess([])
         self.limits = limits
-        self._on_refusal = on_refusal
-        self._counted: Metrics | None = None
-        self._pool = ConnectionPool(limits, self._refused)
-        self._refusal_log = RateLimitedLog()
-
-    def _refused(self, reason: str) -> None:
-        """A connection or request refused below the app (limits, malformed HTTP): counted in
-        the metrics and passed to the ``on_refusal`` hook."""
-        if self._counted is not None:
-            self._counted.refused(reason)
-        if self._on_refusal is not None:
-            self._on_refusal(reason)
 
     async def start(self) -> None:
         """Claim the path, bind and listen. On any failure nothing is left: no socket, no lock,
         no directory this call created. Raises :class:`AddressInUse`, ``OSError`` (a path that
         cannot be bound, ``chown`` or ``chmod`` refused) or ``LookupError`` (no such group)."""
-        if self._runner is not None:
+        if self._started:
             raise RuntimeError("server already started")
         created = make_parents(self.socket_path.parent)
         try:
@@ -120,23 +106,13 @@ class PluginServer:
         except BaseException:
             remove_directories(created)
             raise
+        self._started = True
         logger.debug("bound %s", self.socket_path)
 
     async def _bind(self) -> None:
         claim_path(self.socket_path)
-        app = create_app(
-            self.service,
-            max_body=self._max_body,
-            body_timeout=self.limits.body_timeout,
-            info_warnings=self.remote.warnings,
-            metrics=self._metrics,
-        )
-        self._counted = app[METRICS_KEY]
-        app.middlewares.append(self._pool.middleware())
-        runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=self._shutdown_timeout
-        )
-        await runner.setup()
+        serving = self._serving
+        runner = await serving.setup(self.remote.warnings)
         try:
             previous_umask = os.umask(0o177)  # no moment at which others may connect
             try:
@@ -145,54 +121,28 @@ class PluginServer:
                 os.umask(previous_umask)
             status = self.socket_path.stat()
             self._identity = (status.st_dev, status.st_ino)
-            protocol = self._protocol_factory(runner)
-            site = GuardedSite(
-                runner, sock, pool=self._pool, protocol=protocol, name=str(self.socket_path)
-            )
-            await site.start()
+            await serving.serve_socket(sock, str(self.socket_path))
             if self._socket_group is not None:
                 group = self._socket_group
                 numeric = isinstance(group, str) and group.isdigit()
                 shutil.chown(self.socket_path, group=int(group) if numeric else group)
             os.chmod(self.socket_path, self._socket_mode)
-            await self.remote.start(runner, self._pool, protocol, self.socket_path)
+            await self.remote.start(runner, serving.pool, serving.protocol, self.socket_path)
         except BaseException:
             self.remote.withdraw()
             try:
-                await runner.cleanup()
+                await serving.cleanup()
             finally:
-                self._pool.abort_all()
                 self.remove_socket()
             raise
-        self._runner = runner
-
-    def _protocol_factory(self, runner: web.AppRunner) -> Callable[[], web.RequestHandler]:
-        """aiohttp's protocol for each new connection, refusing malformed HTTP our way."""
-        manager = runner.server
-        assert manager is not None  # set up by runner.setup()
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> web.RequestHandler:
-            return RequestHandler(
-                manager,
-                loop=loop,
-                service=self.service,
-                refusal_log=self._refusal_log,
-                on_refusal=self._refused,
-                keepalive_timeout=self.limits.idle_timeout,
-                access_log=None,
-            )
-
-        return protocol
 
     async def close(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is None:
+        if not self._started:
             return
+        self._started = False
         self.remote.withdraw()
         try:
-            await runner.cleanup()
-            self._pool.abort_all()
+            await self._serving.cleanup()
         finally:
             self.remove_socket()
             self._lock.release()

@@ -166,7 +166,12 @@ def serve(
         service = InstanceService(backends)
         if inherited:
             server = ActivatedServer(
-                service, inherited, max_body=max_body, shutdown_timeout=grace, metrics=metrics
+                service,
+                inherited,
+                max_body=max_body,
+                shutdown_timeout=grace,
+                limits=connection_limits(network),
+                metrics=metrics,
             )
         else:
             server = PluginServer(

@@ -98,6 +98,40 @@ def test_serves_the_socket_systemd_socket_activate_passes(sock_dir: Path) -> Non
     assert stat.S_ISSOCK(path.lstat().st_mode)  # the manager's socket: left where it was
 
 
+def test_passed_sockets_are_held_to_the_connection_limits(sock_dir: Path) -> None:
+    tool = require_tool("systemd-socket-activate", SYSTEMD)
+    path = sock_dir / "activated"
+    serve = [*CLI, "serve", "--plugin", "memory", "--header-timeout", "1"]
+    with started([tool, "-l", str(path), *serve]) as process:
+        assert process.stderr is not None
+        read_until(process, process.stderr, f"Listening on {path}".encode())
+        asyncio.run(provision_and_scrape(path))  # the daemon is up
+        with socket.socket(socket.AF_UNIX) as stalled:
+            stalled.settimeout(20)
+            stalled.connect(str(path))
+            stalled.sendall(b"POST / HTTP/1.1\r\nHost: h\r\n")  # and then nothing
+            assert stalled.recv(1) == b""  # closed by the header timeout
+        with socket.socket(socket.AF_UNIX) as garbage:
+            garbage.settimeout(20)
+            garbage.connect(str(path))
+            garbage.sendall(b"HELLO WORLD FOO\r\n\r\n")
+            answer = garbage.recv(65536)
+        metrics = asyncio.run(provision_and_scrape_again(path))
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=20)
+    assert answer.split(b" ", 2)[1] == b"400", answer
+    assert b'"code":-32600' in answer.replace(b" ", b"")
+    assert b"Traceback" not in rest
+    assert 'instance_rpc_requests_refused_total{reason="header_timeout"} 1.0' in metrics
+    assert 'instance_rpc_requests_refused_total{reason="malformed_http"} 1.0' in metrics
+
+
+async def provision_and_scrape_again(path: Path) -> str:
+    status, body = await post(path, b"", path="/metrics", method="GET", headers={})
+    assert status == 200
+    return body.decode()
+
+
 _PASS_FDS = """
 import fcntl, os, sys
 count = int(sys.argv[1])

@@ -28,12 +28,13 @@ SERVER_SIDE = {
     "remote_access",
     "server",
     "service",
+    "serving",
     "systemd",
     "unix_socket",
 }
 CLIENT_SIDE = {"client", "delivery", "endpoints", "responses", "sync_client", "transport"}
 HTTP_SERVING = {"activation", "app", "http_errors", "listeners", "remote_access", "server"}
-HTTP_SERVING |= {"unix_socket", "systemd"}
+HTTP_SERVING |= {"unix_socket", "systemd", "serving"}
 
 
 def _module_name(path: Path, root: Path, package: str) -> str:
