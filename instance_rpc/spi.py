@@ -21,6 +21,7 @@ __all__ = [
     "ROLLING_UPDATE",
     "SUPPORTED_VERSIONS",
     "TERMINATION",
+    "EncodedDescriber",
     "InstanceCounter",
     "Plugin",
     "VendorProvider",
@@ -80,3 +81,21 @@ class InstanceCounter(Protocol):
     """
 
     def instance_count(self) -> int: ...
+
+
+@runtime_checkable
+class EncodedDescriber(Protocol):
+    """Optional: a plugin that keeps each instance's description already encoded, so a large
+    DescribeInstances answer is spliced from bytes instead of built from objects.
+
+    ``describe_encoded(tags, properties)`` answers what ``describe_instances`` answers, same
+    instances, same order, each as one JSON object in the wire form: the bytes
+    ``instance_rpc.wire.WireDescription`` encodes for that Description (Go field names ``ID``,
+    ``LogicalID``, ``Tags``, then ``Properties`` only when present and asked for). The caller
+    joins them into the result's ``Descriptions`` array (``[`` + ``b",".join(...)`` + ``]``).
+    The returned bytes must not be changed by the caller; they stay valid after later calls.
+    """
+
+    async def describe_encoded(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> list[bytes]: ...
