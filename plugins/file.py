@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from instance_rpc.spi import Plugin
+from instance_rpc.spi import EncodedDescriber, Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
 from ._inventory import Inventory, Record, require_object
@@ -70,5 +70,16 @@ class FilePlugin:
             for record in self._inventory.matching(tags)
         ]
 
+    async def describe_encoded(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> list[bytes]:
+        """What :meth:`describe_instances` answers, each already in its wire form (see
+        :class:`~instance_rpc.spi.EncodedDescriber`)."""
+        inventory = self._inventory
+        return [
+            inventory.encoded(record).encoded(properties) for record in inventory.matching(tags)
+        ]
+
 
 _: type[Plugin] = FilePlugin  # mypy checks that FilePlugin satisfies the protocol
+__: type[EncodedDescriber] = FilePlugin

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import tempfile
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import msgspec
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from instance_rpc import TERMINATION, Description, Spec
@@ -101,6 +103,13 @@ async def _play(make: Callable[[], Any], ops: list[tuple[Any, ...]]) -> None:
 @given(operations)
 def test_memory_index_agrees_with_a_full_scan(ops: list[tuple[Any, ...]]) -> None:
     asyncio.run(_play(MemoryPlugin, ops))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations)
+def test_file_index_agrees_with_a_full_scan_across_restarts(ops: list[tuple[Any, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(_play(lambda: FilePlugin(dir=Path(directory) / "state"), ops))
 
 
 def test_the_index_intersects_and_forgets_empty_postings() -> None:
