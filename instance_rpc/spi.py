@@ -85,17 +85,16 @@ class InstanceCounter(Protocol):
 
 @runtime_checkable
 class EncodedDescriber(Protocol):
-    """Optional: a plugin that keeps each instance's description already encoded, so a large
+    """Optional: a plugin that keeps its descriptions half-encoded, so a large
     DescribeInstances answer is spliced from bytes instead of built from objects.
 
-    ``describe_encoded(tags, properties)`` answers what ``describe_instances`` answers, same
-    instances, same order, each as one JSON object in the wire form: the bytes
-    ``instance_rpc.wire.WireDescription`` encodes for that Description (Go field names ``ID``,
-    ``LogicalID``, ``Tags``, then ``Properties`` only when present and asked for). The caller
-    joins them into the result's ``Descriptions`` array (``[`` + ``b",".join(...)`` + ``]``).
-    The returned bytes must not be changed by the caller; they stay valid after later calls.
+    ``describe_encoded(tags, properties)`` answers what ``describe_instances`` answers (same
+    instances, same order) as the encoded JSON array of the result's ``Descriptions``: the
+    bytes ``msgspec.json.encode([WireDescription.from_description(d, properties) ...])`` gives
+    (``instance_rpc.wire``: Go field names, ``Properties`` only when present and asked for),
+    ``b"[]"`` when none match. The caller puts it in the answer as it is (``msgspec.Raw``).
     """
 
     async def describe_encoded(
         self, tags: Mapping[str, str] | None, properties: bool = False
-    ) -> list[bytes]: ...
+    ) -> bytes: ...

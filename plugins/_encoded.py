@@ -1,20 +1,26 @@
-"""One instance's Description kept in its wire form, ready to splice into an answer.
+"""Descriptions kept half-encoded, so a DescribeInstances answer is spliced from bytes.
 
-The wire form is what ``instance_rpc.wire.WireDescription`` encodes: a JSON object with the Go
-field names ``ID``, ``LogicalID`` (``null`` when absent) and ``Tags``, then ``Properties``, the
-raw JSON byte for byte, only when the instance has any (Go omits empty Properties). Kept per
-instance and rebuilt only when the instance changes (Provision, Label), so a DescribeInstances
-of 100,000 instances builds no object per instance: see :class:`~instance_rpc.spi.EncodedDescriber`.
+The wire form of a Description is what ``instance_rpc.wire.WireDescription`` encodes: a JSON
+object with the Go field names ``ID``, ``LogicalID`` (``null`` when absent) and ``Tags``, then
+``Properties``, the raw JSON byte for byte, only when present and asked for (Go omits empty
+Properties). A backend keeps each instance's *head* (:func:`encode_head`: the object up to its
+Properties, without the closing brace), rebuilt only when the instance changes (Provision,
+Label); :func:`join_descriptions` then builds the whole ``Descriptions`` array in one
+``bytes.join``: no object per instance, one allocation for the answer. See
+:class:`~instance_rpc.spi.EncodedDescriber`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 
-__all__ = ["EncodedDescription"]
+__all__ = ["encode_head", "join_descriptions"]
 
 _PROPERTIES = b',"Properties":'
 _CLOSE = b"}"
+_NEXT = b"},"
 
 
 class _Head(msgspec.Struct):
@@ -23,39 +29,32 @@ class _Head(msgspec.Struct):
     Tags: dict[str, str]
 
 
-_encode_head = msgspec.json.Encoder().encode
+_encode = msgspec.json.Encoder().encode
 
 
-class EncodedDescription(msgspec.Struct, gc=False, frozen=True):
-    """``full``: the description with its Properties (if any); ``head``: how many bytes of it
-    come before the Properties member, so the description without them is ``full[:head]`` and
-    a closing brace. Untracked by the collector (``gc=False``): it holds bytes and an int."""
+def encode_head(instance_id: str, logical_id: str | None, tags: dict[str, str]) -> bytes:
+    """``{"ID":...,"LogicalID":...,"Tags":{...}`` (no closing brace)."""
+    return _encode(_Head(instance_id, logical_id, tags))[:-1]
 
-    full: bytes
-    head: int
 
-    @classmethod
-    def of(
-        cls,
-        instance_id: str,
-        logical_id: str | None,
-        tags: dict[str, str],
-        properties: msgspec.Raw | None,
-    ) -> EncodedDescription:
-        opened = _encode_head(_Head(instance_id, logical_id, tags))[:-1]
-        if properties is None:
-            return cls(opened + _CLOSE, len(opened))
-        return cls(b"".join((opened, _PROPERTIES, properties, _CLOSE)), len(opened))
-
-    def encoded(self, with_properties: bool) -> bytes:
-        """The wire JSON of the description, with its Properties or without."""
-        if with_properties or self.head == len(self.full) - 1:
-            return self.full
-        return self.full[: self.head] + _CLOSE
-
-    def properties(self) -> msgspec.Raw | None:
-        """The Properties as raw JSON (a view of :attr:`full`, no copy), ``None`` if absent."""
-        start = self.head + len(_PROPERTIES)
-        if start >= len(self.full):
-            return None
-        return msgspec.Raw(memoryview(self.full)[start:-1])
+def join_descriptions(
+    found: Iterable[tuple[bytes, msgspec.Raw | None]], with_properties: bool
+) -> bytes:
+    """The JSON array of the descriptions whose heads and Properties are ``found``, in order."""
+    parts: list[bytes | msgspec.Raw] = [b"["]
+    append = parts.append
+    if with_properties:
+        for head, properties in found:
+            append(head)
+            if properties is not None:
+                append(_PROPERTIES)
+                append(properties)
+            append(_NEXT)
+    else:
+        for head, _ in found:
+            append(head)
+            append(_NEXT)
+    if len(parts) == 1:
+        return b"[]"
+    parts[-1] = b"}]"
+    return b"".join(parts)

@@ -38,7 +38,7 @@ import msgspec
 from instance_rpc.errors import InstanceNotFound, InvalidProperties
 from instance_rpc.types import Description, Spec, json_kind, load_properties
 
-from ._encoded import EncodedDescription
+from ._encoded import encode_head, join_descriptions
 from ._store import DocumentStore, check_instance_id
 from ._tag_index import TagIndex
 from ._write_queue import WriteQueue
@@ -139,7 +139,7 @@ class Inventory(Generic[R]):
         self._records: dict[str, R] = {}
         self._index = TagIndex()
         self._by_logical_id: dict[str, set[str]] = {}
-        self._encoded: dict[str, EncodedDescription] = {}
+        self._heads: dict[str, bytes] = {}  # encoded lazily, dropped on change
         self._creating: dict[str, asyncio.Event] = {}  # IDs reserved, first write under way
         self._creating_logical_id: dict[str, str] = {}
         for file_id, record in self._store.load_all(decoder.decode).items():
@@ -283,14 +283,17 @@ class Inventory(Generic[R]):
             key=lambda record: record.ID,
         )
 
-    def encoded(self, record: R) -> EncodedDescription:
-        """The description of ``record`` (a cached one) in wire form, built once per change."""
-        found = self._encoded.get(record.ID)
-        if found is None:
-            found = self._encoded[record.ID] = EncodedDescription.of(
-                record.ID, record.LogicalID, record.Tags, record.stored_properties()
-            )
-        return found
+    def encoded(self, records: list[R], with_properties: bool) -> bytes:
+        """The wire's ``Descriptions`` array of ``records`` (cached ones), spliced from each
+        record's encoded head, built once per change (``plugins/_encoded.py``)."""
+        heads = self._heads
+        found = []
+        for record in records:
+            head = heads.get(record.ID)
+            if head is None:
+                head = heads[record.ID] = encode_head(record.ID, record.LogicalID, record.Tags)
+            found.append((head, record.stored_properties()))
+        return join_descriptions(found, with_properties)
 
     async def put(self, record: R) -> None:
         """Write ``record`` durably, then cache it. Hold :attr:`lock`, except for a new ID
@@ -312,7 +315,7 @@ class Inventory(Generic[R]):
 
     def _uncache(self, instance_id: str) -> None:
         old = self._records.pop(instance_id, None)
-        self._encoded.pop(instance_id, None)
+        self._heads.pop(instance_id, None)
         if old is None:
             return
         self._index.remove(instance_id, old.Tags)

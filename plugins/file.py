@@ -72,13 +72,10 @@ class FilePlugin:
 
     async def describe_encoded(
         self, tags: Mapping[str, str] | None, properties: bool = False
-    ) -> list[bytes]:
-        """What :meth:`describe_instances` answers, each already in its wire form (see
+    ) -> bytes:
+        """What :meth:`describe_instances` answers, as the wire's ``Descriptions`` array (see
         :class:`~instance_rpc.spi.EncodedDescriber`)."""
-        inventory = self._inventory
-        return [
-            inventory.encoded(record).encoded(properties) for record in inventory.matching(tags)
-        ]
+        return self._inventory.encoded(self._inventory.matching(tags), properties)
 
 
 _: type[Plugin] = FilePlugin  # mypy checks that FilePlugin satisfies the protocol

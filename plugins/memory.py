@@ -27,23 +27,24 @@ from instance_rpc.types import (
     load_properties,
 )
 
-from ._encoded import EncodedDescription
+from ._encoded import encode_head, join_descriptions
 from ._tag_index import TagIndex
 
 __all__ = ["MemoryPlugin"]
 
 
 class _Record(msgspec.Struct, gc=False):
-    """An instance as kept: its tags (for Label and the index) and its description, encoded
-    (with its Properties, byte for byte). Untracked by the cyclic collector (``gc=False``):
-    strings, a dict of strings and bytes cannot form a cycle, so 100,000 instances add nothing
-    to a collection."""
+    """An instance as kept, with the head of its description encoded (``plugins/_encoded.py``,
+    rebuilt on Label). Untracked by the cyclic collector (``gc=False``): strings, a dict of
+    strings, bytes and raw JSON cannot form a cycle, so 100,000 instances add nothing to a
+    collection."""
 
     id: str
     number: int
     logical_id: str | None
     tags: dict[str, str]
-    wire: EncodedDescription
+    properties: msgspec.Raw | None
+    head: bytes
 
 
 def _shared(tags: Mapping[str, str]) -> dict[str, str]:
@@ -80,8 +81,12 @@ class MemoryPlugin:
         number = next(self._next_number)
         instance_id = f"{self._id_prefix}{number}"
         tags = _shared(spec.tags)
-        wire = EncodedDescription.of(instance_id, spec.logical_id, tags, spec.properties)
-        self._instances[instance_id] = _Record(instance_id, number, spec.logical_id, tags, wire)
+        # A decoded Raw is a view of the whole request body: copy it to keep only its bytes.
+        properties = None if spec.properties is None else spec.properties.copy()
+        head = encode_head(instance_id, spec.logical_id, tags)
+        self._instances[instance_id] = _Record(
+            instance_id, number, spec.logical_id, tags, properties, head
+        )
         self._index.add(instance_id, tags)
         if spec.logical_id is not None:
             self._by_logical_id[spec.logical_id] = instance_id
@@ -92,9 +97,7 @@ class MemoryPlugin:
         tags = {**record.tags, **_shared(labels)}
         self._index.retag(instance, record.tags, tags)
         record.tags = tags
-        record.wire = EncodedDescription.of(
-            record.id, record.logical_id, tags, record.wire.properties()
-        )
+        record.head = encode_head(record.id, record.logical_id, tags)
 
     async def destroy(self, instance: str, context: Context) -> None:
         record = self._instances.pop(instance, None)
@@ -127,17 +130,18 @@ class MemoryPlugin:
                 id=r.id,
                 logical_id=r.logical_id,
                 tags=dict(r.tags),
-                properties=r.wire.properties() if properties else None,
+                properties=r.properties if properties else None,
             )
             for r in self._matching(tags)
         ]
 
     async def describe_encoded(
         self, tags: Mapping[str, str] | None, properties: bool = False
-    ) -> list[bytes]:
-        """What :meth:`describe_instances` answers, each already in its wire form (see
+    ) -> bytes:
+        """What :meth:`describe_instances` answers, as the wire's ``Descriptions`` array (see
         :class:`~instance_rpc.spi.EncodedDescriber`)."""
-        return [r.wire.encoded(properties) for r in self._matching(tags)]
+        found = self._matching(tags)
+        return join_descriptions(((r.head, r.properties) for r in found), properties)
 
     def _get(self, instance: str) -> _Record:
         try:
