@@ -35,6 +35,7 @@ from typing import TypeVar
 from instance_rpc.errors import PluginError
 
 from ._group_commit import DirectorySync, fsync_directory
+from ._syncfs import syncfs, syncfs_usable
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -224,16 +225,19 @@ class DocumentStore:
         """Replace several documents, each atomically; return once every one is durable, with
         ``None`` for each written and the error for each that was not (its old document stays).
 
-        Every temporary file is written first, then each is synced, then renamed, then one
+        Every temporary file is written first, then all are synced, then renamed, then one
         directory sync covers every rename (see :class:`DirectorySync`). Each document is
         still synced before its rename, and acknowledged only after the directory sync, so
-        the guarantee is :meth:`write`'s; syncing after all the writes only lets the
-        filesystem commit them together (ext4 commits every file written so far in the
-        journal transaction of the first ``fsync``, so the others find little left to do).
-        Raises ``OSError`` if that directory sync fails: then none is acknowledged.
+        the guarantee is :meth:`write`'s. A batch is synced with one ``syncfs`` where that
+        reports write-back errors (``plugins/_syncfs.py``; a failure then fails the whole
+        batch), else with one ``fsync`` per file. Raises ``OSError`` if the directory sync
+        fails: then none is acknowledged.
         """
         errors: list[Exception | None] = [None] * len(documents)
         written: list[tuple[int, int, Path, Path]] = []  # index, fd, temporary, target
+        # Opened before any write, so syncfs reports every write-back error since (_syncfs.py).
+        together = len(documents) > 1 and syncfs_usable()
+        directory_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY) if together else -1
         try:
             for index, (instance_id, document) in enumerate(documents):
                 try:
@@ -250,15 +254,23 @@ class DocumentStore:
                     _write_all(fd, document)
                 except Exception as exc:
                     errors[index] = exc
-            for index, fd, _, _ in written:
-                if errors[index] is None:
-                    try:
-                        os.fsync(fd)
-                    except Exception as exc:
-                        errors[index] = exc
+            if together:
+                try:
+                    syncfs(directory_fd)  # every document's data at once: one disk flush
+                except Exception as exc:
+                    errors = [error or exc for error in errors]
+            else:
+                for index, fd, _, _ in written:
+                    if errors[index] is None:
+                        try:
+                            os.fsync(fd)
+                        except Exception as exc:
+                            errors[index] = exc
         finally:
             for _, fd, _, _ in written:
                 os.close(fd)
+            if together:
+                os.close(directory_fd)
         renamed = 0
         for index, _, temporary, target in written:
             try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from plugins._store import DocumentStore, InvalidInstanceID
+from plugins._syncfs import _kernel_release
 from plugins._write_queue import WriteQueue
 from tests.plugins.test_group_commit import SyncLog, _acknowledged_after_a_covering_sync
 
@@ -106,3 +107,13 @@ async def test_writes_of_one_id_land_in_call_order(state: Path) -> None:
     finally:
         store.close()
     assert _stored(state) == {"i-1": b'{"n":9}'}
+
+
+@pytest.mark.parametrize(
+    ("release", "expected"),
+    [("6.18.44-fc-v782", (6, 18)), ("5.8.0", (5, 8)), ("5.4.0-150-generic", (5, 4)), ("4", (4, 0))],
+)
+def test_the_kernel_release_decides_whether_syncfs_reports_errors(
+    release: str, expected: tuple[int, int]
+) -> None:
+    assert _kernel_release(release) == expected
