@@ -3,7 +3,8 @@ acknowledged, with group commit (one directory ``fsync`` for a batch) against on
 ``fsync`` per record (``--per-record-fsync``, the store as it was before group commit).
 
 Two figures: end to end through a file-backend daemon (what callers see), and the document
-store alone, written from threads as the backends write it (what group commit itself moves).
+store alone, written through a :class:`WriteQueue` as the backends write it (what group commit
+itself moves, without HTTP and JSON-RPC).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from instance_rpc.bench import Sample, Summary
 from instance_rpc_plugins._store import DocumentStore
+from instance_rpc_plugins._write_queue import WriteQueue
 
 from . import requests
 from .daemon import PER_RECORD_FSYNC
@@ -71,18 +73,20 @@ async def file_provisions(settings: Settings, scratch: Path) -> Pair:
 
 
 async def store_writes(settings: Settings, scratch: Path) -> Pair:
-    """``settings.provisions`` concurrent writes to a :class:`DocumentStore`, each in a thread of
-    the default executor (as ``asyncio.to_thread`` gives the backends), in this process."""
+    """``settings.provisions`` concurrent writes to a :class:`DocumentStore` through a
+    :class:`WriteQueue` (batches in one thread hop; one at a time with per-record fsync), in
+    this process."""
     document = requests.provision_body()
     numbers = itertools.count()
 
     async def load(store: DocumentStore) -> Summary:
         latencies: list[float] = []
+        queue = WriteQueue(store)
 
         async def write() -> None:
             instance_id = f"w-{next(numbers)}"
             sent = time.perf_counter()
-            await asyncio.to_thread(store.write, instance_id, document)
+            await queue.write(instance_id, document)
             latencies.append(time.perf_counter() - sent)
 
         started = time.perf_counter()

@@ -21,6 +21,7 @@ __all__ = [
     "ROLLING_UPDATE",
     "SUPPORTED_VERSIONS",
     "TERMINATION",
+    "EncodedDescriber",
     "InstanceCounter",
     "Plugin",
     "VendorProvider",
@@ -80,3 +81,20 @@ class InstanceCounter(Protocol):
     """
 
     def instance_count(self) -> int: ...
+
+
+@runtime_checkable
+class EncodedDescriber(Protocol):
+    """Optional: a plugin that keeps its descriptions half-encoded, so a large
+    DescribeInstances answer is spliced from bytes instead of built from objects.
+
+    ``describe_encoded(tags, properties)`` answers what ``describe_instances`` answers (same
+    instances, same order) as the encoded JSON array of the result's ``Descriptions``: the
+    bytes ``msgspec.json.encode([WireDescription.from_description(d, properties) ...])`` gives
+    (``instance_rpc.wire``: Go field names, ``Properties`` only when present and asked for),
+    ``b"[]"`` when none match. The caller puts it in the answer as it is (``msgspec.Raw``).
+    """
+
+    async def describe_encoded(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> bytes: ...

@@ -10,7 +10,8 @@ Used by the ``file`` and ``process`` backends. Its rules:
 - Writes are durable when :meth:`DocumentStore.write` returns. Writes from several threads at
   once share the directory ``fsync`` (group commit, ``plugins/_group_commit.py``): each still
   writes and syncs its own file and renames it, then waits for one directory sync begun after
-  its rename.
+  its rename. :meth:`DocumentStore.write_many` writes a batch in one thread: every file, then
+  every ``fsync``, every rename, and one directory sync.
 - A document that cannot be read or decoded is logged and skipped, never fatal.
 - One process at a time: an exclusive ``flock`` on ``<dir>/.lock`` is held while the store is
   open; a second daemon on the same directory gets :class:`StateDirectoryLocked`.
@@ -27,13 +28,14 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from instance_rpc.errors import PluginError
 
 from ._group_commit import DirectorySync, fsync_directory
+from ._syncfs import syncfs, syncfs_usable
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -53,7 +55,14 @@ _SUFFIX = ".json"
 _TEMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 _T = TypeVar("_T")
+
+
+def _write_all(fd: int, document: bytes) -> None:
+    view = memoryview(document)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class InvalidInstanceID(PluginError):
@@ -208,20 +217,74 @@ class DocumentStore:
         Raises ``OSError`` when the disk refuses; the old document then stays, or the new one
         is in place but was not acknowledged.
         """
-        target = self.path_of(instance_id)
-        temporary = self.directory / f"{_TEMP_PREFIX}{instance_id}-{secrets.token_hex(4)}"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        [error] = self.write_many([(instance_id, document)])
+        if error is not None:
+            raise error
+
+    def write_many(self, documents: Sequence[tuple[str, bytes]]) -> list[Exception | None]:
+        """Replace several documents, each atomically; return once every one is durable, with
+        ``None`` for each written and the error for each that was not (its old document stays).
+
+        Every temporary file is written first, then all are synced, then renamed, then one
+        directory sync covers every rename (see :class:`DirectorySync`). Each document is
+        still synced before its rename, and acknowledged only after the directory sync, so
+        the guarantee is :meth:`write`'s. A batch is synced with one ``syncfs`` where that
+        reports write-back errors (``plugins/_syncfs.py``; a failure then fails the whole
+        batch), else with one ``fsync`` per file. Raises ``OSError`` if the directory sync
+        fails: then none is acknowledged.
+        """
+        errors: list[Exception | None] = [None] * len(documents)
+        written: list[tuple[int, int, Path, Path]] = []  # index, fd, temporary, target
+        # Opened before any write, so syncfs reports every write-back error since (_syncfs.py).
+        together = len(documents) > 1 and syncfs_usable()
+        directory_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY) if together else -1
         try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(document)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, target)
-        except BaseException:
+            for index, (instance_id, document) in enumerate(documents):
+                try:
+                    target = self.path_of(instance_id)
+                    temporary = (
+                        self.directory / f"{_TEMP_PREFIX}{instance_id}-{secrets.token_hex(4)}"
+                    )
+                    fd = os.open(temporary, _TEMP_FLAGS, 0o600)
+                except Exception as exc:
+                    errors[index] = exc
+                    continue
+                written.append((index, fd, temporary, target))
+                try:
+                    _write_all(fd, document)
+                except Exception as exc:
+                    errors[index] = exc
+            if together:
+                try:
+                    syncfs(directory_fd)  # every document's data at once: one disk flush
+                except Exception as exc:
+                    errors = [error or exc for error in errors]
+            else:
+                for index, fd, _, _ in written:
+                    if errors[index] is None:
+                        try:
+                            os.fsync(fd)
+                        except Exception as exc:
+                            errors[index] = exc
+        finally:
+            for _, fd, _, _ in written:
+                os.close(fd)
+            if together:
+                os.close(directory_fd)
+        renamed = 0
+        for index, _, temporary, target in written:
+            try:
+                if errors[index] is None:
+                    os.replace(temporary, target)
+                    renamed += 1
+                    continue
+            except Exception as exc:
+                errors[index] = exc
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
-            raise
-        self._directory_sync.wait_durable()
+        if renamed:
+            self._directory_sync.wait_durable()
+        return errors
 
     def remove(self, instance_id: str) -> None:
         """Remove the document of ``instance_id`` (missing is fine)."""

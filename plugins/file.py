@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from instance_rpc.spi import Plugin
+from instance_rpc.spi import EncodedDescriber, Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
 from ._inventory import Inventory, Record, require_object
@@ -70,5 +70,13 @@ class FilePlugin:
             for record in self._inventory.matching(tags)
         ]
 
+    async def describe_encoded(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> bytes:
+        """What :meth:`describe_instances` answers, as the wire's ``Descriptions`` array (see
+        :class:`~instance_rpc.spi.EncodedDescriber`)."""
+        return self._inventory.encoded(self._inventory.matching(tags), properties)
+
 
 _: type[Plugin] = FilePlugin  # mypy checks that FilePlugin satisfies the protocol
+__: type[EncodedDescriber] = FilePlugin

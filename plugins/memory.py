@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Mapping
 
 import msgspec
 
 from instance_rpc.errors import InstanceNotFound, InvalidProperties
-from instance_rpc.spi import Plugin
+from instance_rpc.spi import EncodedDescriber, Plugin
 from instance_rpc.types import (
     Context,
     Description,
@@ -26,17 +27,29 @@ from instance_rpc.types import (
     load_properties,
 )
 
+from ._encoded import encode_head, join_descriptions
+from ._tag_index import TagIndex
+
 __all__ = ["MemoryPlugin"]
 
 
 class _Record(msgspec.Struct, gc=False):
-    """An instance as kept. Untracked by the cyclic collector (``gc=False``): strings, a dict of
-    strings and raw JSON cannot form a cycle, so 100,000 instances add nothing to a collection."""
+    """An instance as kept, with the head of its description encoded (``plugins/_encoded.py``,
+    rebuilt on Label). Untracked by the cyclic collector (``gc=False``): strings, a dict of
+    strings, bytes and raw JSON cannot form a cycle, so 100,000 instances add nothing to a
+    collection."""
 
     id: str
+    number: int
     logical_id: str | None
     tags: dict[str, str]
     properties: msgspec.Raw | None
+    head: bytes
+
+
+def _shared(tags: Mapping[str, str]) -> dict[str, str]:
+    # Many instances carry the same tags (a group's name): one string object for all of them.
+    return {sys.intern(key): sys.intern(value) for key, value in tags.items()}
 
 
 class MemoryPlugin:
@@ -46,6 +59,8 @@ class MemoryPlugin:
         self._id_prefix = id_prefix
         self._next_number = itertools.count(1)
         self._instances: dict[str, _Record] = {}
+        self._by_logical_id: dict[str, str] = {}
+        self._index = TagIndex()
 
     def vendor_info(self) -> VendorInfo:
         return VendorInfo(name="instance-rpc-memory", version="0.1.0")
@@ -60,31 +75,56 @@ class MemoryPlugin:
 
     async def provision(self, spec: Spec) -> str:
         if spec.logical_id is not None:
-            for existing in self._instances.values():
-                if existing.logical_id == spec.logical_id:
-                    return existing.id
-        instance_id = f"{self._id_prefix}{next(self._next_number)}"
+            existing = self._by_logical_id.get(spec.logical_id)
+            if existing is not None:
+                return existing
+        number = next(self._next_number)
+        instance_id = f"{self._id_prefix}{number}"
+        tags = _shared(spec.tags)
         # A decoded Raw is a view of the whole request body: copy it to keep only its bytes.
         properties = None if spec.properties is None else spec.properties.copy()
+        head = encode_head(instance_id, spec.logical_id, tags)
         self._instances[instance_id] = _Record(
-            instance_id, spec.logical_id, dict(spec.tags), properties
+            instance_id, number, spec.logical_id, tags, properties, head
         )
+        self._index.add(instance_id, tags)
+        if spec.logical_id is not None:
+            self._by_logical_id[spec.logical_id] = instance_id
         return instance_id
 
     async def label(self, instance: str, labels: Mapping[str, str]) -> None:
-        self._get(instance).tags.update(labels)
+        record = self._get(instance)
+        tags = {**record.tags, **_shared(labels)}
+        self._index.retag(instance, record.tags, tags)
+        record.tags = tags
+        record.head = encode_head(record.id, record.logical_id, tags)
 
     async def destroy(self, instance: str, context: Context) -> None:
-        if self._instances.pop(instance, None) is None:
+        record = self._instances.pop(instance, None)
+        if record is None:
             raise InstanceNotFound(instance)
+        self._index.remove(instance, record.tags)
+        if record.logical_id is not None:
+            self._by_logical_id.pop(record.logical_id, None)
+
+    def _matching(self, tags: Mapping[str, str] | None) -> list[_Record]:
+        """Instances whose tags include all of ``tags``, in creation order."""
+        if not tags:
+            return list(self._instances.values())
+        # The index names candidates; each is checked, so an instance whose tags were changed
+        # behind the index's back (a subclass assigning ``tags``) is never wrongly described.
+        wanted = tags.items()
+        found = [
+            record
+            for record in map(self._instances.get, self._index.select(tags))
+            if record is not None and all(record.tags.get(k) == v for k, v in wanted)
+        ]
+        found.sort(key=lambda record: record.number)
+        return found
 
     async def describe_instances(
         self, tags: Mapping[str, str] | None, properties: bool = False
     ) -> list[Description]:
-        wanted = tuple((tags or {}).items())
-        found = list(self._instances.values())
-        if wanted:
-            found = [r for r in found if all(r.tags.get(k) == v for k, v in wanted)]
         return [
             Description(
                 id=r.id,
@@ -92,8 +132,16 @@ class MemoryPlugin:
                 tags=dict(r.tags),
                 properties=r.properties if properties else None,
             )
-            for r in found
+            for r in self._matching(tags)
         ]
+
+    async def describe_encoded(
+        self, tags: Mapping[str, str] | None, properties: bool = False
+    ) -> bytes:
+        """What :meth:`describe_instances` answers, as the wire's ``Descriptions`` array (see
+        :class:`~instance_rpc.spi.EncodedDescriber`)."""
+        found = self._matching(tags)
+        return join_descriptions(((r.head, r.properties) for r in found), properties)
 
     def _get(self, instance: str) -> _Record:
         try:
@@ -103,3 +151,4 @@ class MemoryPlugin:
 
 
 _: type[Plugin] = MemoryPlugin  # mypy checks that MemoryPlugin satisfies the protocol
+__: type[EncodedDescriber] = MemoryPlugin

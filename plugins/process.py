@@ -198,6 +198,7 @@ class ProcessPlugin:
 
     async def _record_exit(self, instance_id: str, code: int) -> None:
         logger.info("%s exited with %d", instance_id, code)
+        await self._inventory.settled(instance_id)  # its record may still be on its way to disk
         async with self._inventory.lock:
             self._children.pop(instance_id, None)
             if instance_id not in self._inventory:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -80,6 +81,20 @@ async def test_runs_init_with_env_and_cwd_and_reports_the_exit(
     assert view["properties"] == properties
     assert (work / "out.txt").read_text() == f"héllo wörld|{work}"
     assert _reaped(view["pid"]), "the ended child was not reaped"
+
+
+async def test_concurrent_provisions_each_record_their_exit(plugin: ProcessPlugin) -> None:
+    """Concurrent Provisions are written as one batch, after their processes started: a process
+    that ends before its record is on disk still has its exit recorded."""
+    ids = await asyncio.gather(*(plugin.provision(Spec(init="exit 3")) for _ in range(20)))
+
+    async def all_recorded() -> bool:
+        views = [await _view(plugin, instance_id) for instance_id in ids]
+        return all(view["exit_code"] == 3 for view in views)
+
+    await eventually(all_recorded, what="every exit recorded")
+    for instance_id in ids:
+        assert (await _view(plugin, instance_id))["state"] == "exited"
 
 
 async def test_describe_reports_a_running_process(plugin: ProcessPlugin) -> None:
