@@ -21,13 +21,14 @@ from .errors import INVALID_PARAMS, NoSuchType, RPCError
 from .field_paths import name_map_keys
 from .observe import CallObserver
 from .protocol import DEFAULT_MAX_BATCH, Call, JsonRpcProtocol, Result
-from .spi import Plugin, VendorProvider
+from .spi import EncodedDescriber, Plugin, VendorProvider
 from .types import VendorInfo
 from .wire import (
     DescribeParams,
     DescribeResult,
     DestroyParams,
     EmptyParams,
+    EncodedDescribeResult,
     LabelParams,
     MethodExample,
     OKResult,
@@ -183,6 +184,9 @@ class InstanceService:
     async def _describe(self, params: Raw | None, call: Call) -> Result:
         p = self._decode(DescribeParams, params, call)
         backend = self._backend(p.Type)
+        if isinstance(backend, EncodedDescriber) and _encodes_what_it_describes(backend):
+            encoded = await backend.describe_encoded(p.Tags, properties=p.Properties)
+            return EncodedDescribeResult(Type=p.Type, Descriptions=Raw(encoded))
         # The backend's descriptions must be gone before the collector resumes: resuming with
         # 100,000 of them alive costs one long collection over all of them.
         with collector.paused():
@@ -249,3 +253,14 @@ _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
 
 def _decoder(struct: type[_P]) -> msgspec.json.Decoder[_P]:
     return _DECODERS[struct]
+
+
+def _defined_by(cls: type, name: str) -> type | None:
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+
+
+def _encodes_what_it_describes(backend: EncodedDescriber) -> bool:
+    """Whether ``describe_encoded`` comes from the class that gives ``describe_instances``: a
+    subclass that overrides ``describe_instances`` alone must be described by its override."""
+    cls = type(backend)
+    return _defined_by(cls, "describe_encoded") is _defined_by(cls, "describe_instances")

@@ -93,6 +93,9 @@ class EncodedDescriber(Protocol):
     bytes ``msgspec.json.encode([WireDescription.from_description(d, properties) ...])`` gives
     (``instance_rpc.wire``: Go field names, ``Properties`` only when present and asked for),
     ``b"[]"`` when none match. The caller puts it in the answer as it is (``msgspec.Raw``).
+    The daemon uses it only when the class that defines ``describe_encoded`` also defines
+    ``describe_instances``: a subclass that overrides ``describe_instances`` alone is described
+    through its override.
     """
 
     async def describe_encoded(

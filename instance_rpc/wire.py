@@ -199,6 +199,14 @@ class DescribeResult(_Wire, kw_only=True):
     Descriptions: list[WireDescription] | None = None
 
 
+class EncodedDescribeResult(_Wire, kw_only=True):
+    """A DescribeResult whose ``Descriptions`` array the backend encoded itself
+    (:class:`~instance_rpc.spi.EncodedDescriber`): the same bytes on the wire."""
+
+    Type: str = ""
+    Descriptions: Raw = Raw(b"[]")
+
+
 class ImplementsResult(_Wire, kw_only=True):
     APIs: list[WireInterfaceSpec] | None = None
 
