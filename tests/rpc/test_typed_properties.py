@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,10 +10,10 @@ import jsonschema
 import msgspec
 import pytest
 
-from instance_rpc import Context, Description, InstanceService, Spec
+from instance_rpc import InstanceService
 from instance_rpc.testing import running_server
-from instance_rpc.types import Properties, load_properties
 from tests.http import call, post
+from tests.recording_backend import Recording
 
 
 class Config(msgspec.Struct):
@@ -24,31 +23,6 @@ class Config(msgspec.Struct):
 class ServerProperties(msgspec.Struct, forbid_unknown_fields=True):
     Config: Config
     Tags: dict[str, str] | None = None
-
-
-class Recording:
-    """Records every call; refuses nothing itself, so any refusal is the daemon's."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    async def validate(self, properties: Properties) -> None:
-        self.calls.append(("validate", load_properties(properties)))
-
-    async def provision(self, spec: Spec) -> str:
-        self.calls.append(("provision", load_properties(spec.properties)))
-        return f"i-{len(self.calls)}"
-
-    async def label(self, instance: str, labels: Mapping[str, str]) -> None:
-        self.calls.append(("label", instance))
-
-    async def destroy(self, instance: str, context: Context) -> None:
-        self.calls.append(("destroy", instance))
-
-    async def describe_instances(
-        self, tags: Mapping[str, str] | None, properties: bool = False
-    ) -> list[Description]:
-        return []
 
 
 class TypedRecording(Recording):
