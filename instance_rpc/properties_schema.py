@@ -39,6 +39,11 @@ __all__ = [
 
 _MAX_MESSAGE = 200
 _NULL = msgspec.Raw(b"null")
+# What the first byte of a JSON value says of its kind (numbers: the rest).
+_KIND_BY_FIRST_BYTE = {ord("{"): "object", ord("["): "array", ord('"'): "string"}
+_KIND_BY_FIRST_BYTE |= {ord("t"): "boolean", ord("f"): "boolean", ord("n"): "null"}
+_WHITESPACE = frozenset(b" \t\r\n")
+_ANNOTATIONS = frozenset({"type", "$schema", "$id", "title", "description", "examples"})
 
 Check = Callable[[msgspec.Raw], "str | None"]
 
@@ -132,6 +137,9 @@ def _from_schema(properties_schema: Any, name: str) -> tuple[dict[str, Any], Che
         message = f"{name}.properties_schema is not a valid JSON Schema: {exc.message}"
         raise TypeError(message) from None
     validator = validator_class(schema)
+    kind = _kind_only(schema)
+    if kind is not None:
+        return schema, _kind_check(kind)
 
     def violation(properties: msgspec.Raw) -> str | None:
         try:
@@ -141,6 +149,29 @@ def _from_schema(properties_schema: Any, name: str) -> tuple[dict[str, Any], Che
         return _first_error(validator, document)
 
     return schema, violation
+
+
+def _kind_only(schema: dict[str, Any]) -> str | None:
+    """The one kind a schema asks for when it asks nothing else (``{"type": "object"}``)."""
+    kind = schema.get("type")
+    if set(schema) <= _ANNOTATIONS and kind in ("object", "array", "string", "boolean", "null"):
+        return str(kind)
+    return None
+
+
+def _kind_check(expected: str) -> Check:
+    """A check of the kind alone, read from the first byte: a Provision of any size then costs
+    no decode (the words are those of the general check's)."""
+
+    def violation(properties: msgspec.Raw) -> str | None:
+        view = memoryview(properties)
+        first = next((byte for byte in view if byte not in _WHITESPACE), None)
+        if first is None:
+            return "not JSON: empty"
+        found = _KIND_BY_FIRST_BYTE.get(first, "number")
+        return None if found == expected else f"must be a JSON {expected}, got {found}"
+
+    return violation
 
 
 def _example(example: Any, violation: Check | None, name: str) -> msgspec.Raw:

@@ -153,3 +153,20 @@ class BadType:
 def test_an_unusable_declaration_is_refused_when_read(backend: object, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         declaration_of(backend)
+
+
+class KindOnly:
+    properties_schema: ClassVar[dict[str, Any]] = {"type": "object", "title": "any object"}
+
+
+@pytest.mark.parametrize("value", [[], [1], "s", 3, -1.5, True, False, {}, {"a": [1]}])
+def test_a_kind_only_schema_answers_as_the_general_check(value: Any) -> None:
+    declaration = declaration_of(KindOnly())
+    assert declaration is not None
+    schema = KindOnly.properties_schema
+    general = schema_violation(schema, value)
+    if general is None:
+        declaration.check(raw(value))
+        declaration.check(msgspec.Raw(b" \n" + msgspec.json.encode(value)))
+    else:
+        assert refusal(KindOnly(), value) == f"invalid Properties: {general}"
