@@ -16,8 +16,13 @@ package's ``pyproject.toml`` and install the package next to instance-rpc::
     files = "my_package.custom_plugin:FilesPlugin"
 
 ``serve`` calls the entry point with keyword options: ``dir`` if the callable takes one (the
-state directory, ``--dir``), ``name`` if it takes one. In your own tests,
-``instance_rpc.testing.pytest_plugin.conformance_test`` runs the same checks.
+state directory, ``--dir``), ``name`` if it takes one.
+
+``properties_type`` and ``example_properties`` declare what Properties hold: the daemon then
+refuses Properties that do not fit before the backend is called (naming the field), and
+publishes the JSON Schema and the example (``instance-rpc info /tmp/files.sock --schema``).
+
+In your own tests, ``instance_rpc.testing.pytest_plugin.conformance_test`` runs the same checks.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -60,8 +66,18 @@ class Record(msgspec.Struct):
         return Description(id=self.id, logical_id=self.logical_id, tags=self.tags, properties=raw)
 
 
+class FileProperties(msgspec.Struct):
+    """What Properties may say to this backend; other members are stored as sent."""
+
+    size: Literal["small", "medium", "large"] = "small"
+    owner: str | None = None
+
+
 class FilesPlugin:
     """Instances as ``<directory>/<ID>.json``: they outlive the daemon."""
+
+    properties_type = FileProperties
+    example_properties: ClassVar[dict[str, Any]] = {"size": "medium", "owner": "web-team"}
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -69,6 +85,7 @@ class FilesPlugin:
         self._lock = asyncio.Lock()  # one change at a time: IDs stay unique, labels are not lost
 
     async def validate(self, properties: object) -> None:
+        # The daemon checks FileProperties first; this check is for in-process callers.
         if not isinstance(load_properties(properties), dict):
             raise InvalidProperties("must be a JSON object")
 

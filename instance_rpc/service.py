@@ -20,6 +20,7 @@ from ._version import __version__
 from .errors import INVALID_PARAMS, NoSuchType, RPCError
 from .field_paths import name_map_keys
 from .observe import CallObserver
+from .properties_schema import PropertiesDeclaration, declaration_of
 from .protocol import DEFAULT_MAX_BATCH, Call, JsonRpcProtocol, Result
 from .spi import EncodedDescriber, Plugin, VendorProvider
 from .types import VendorInfo
@@ -41,6 +42,7 @@ from .wire import (
     WireInterface,
     WireInterfaceSpec,
     WireSpec,
+    WireTypeInfo,
     WireVendor,
     context_of,
     raw_or_none,
@@ -56,6 +58,7 @@ DEFAULT_VENDOR = VendorInfo(
 
 _P = TypeVar("_P", bound=msgspec.Struct)
 _ENCODER = msgspec.json.Encoder()
+_FIXED_EXAMPLE = Raw(b'{"instanceType":"small","disk":{"sizeGb":10}}')
 
 
 class InstanceService:
@@ -75,6 +78,11 @@ class InstanceService:
         if not backends:
             raise ValueError("an InstanceService needs at least one backend")
         self._backends: dict[str, Plugin] = dict(backends)
+        self._declarations: dict[str, PropertiesDeclaration] = {
+            name: declaration
+            for name, backend in self._backends.items()
+            if (declaration := declaration_of(backend)) is not None
+        }
         default = self._backends.get("") or next(iter(self._backends.values()))
         self._vendor = vendor or (
             default.vendor_info() if isinstance(default, VendorProvider) else DEFAULT_VENDOR
@@ -155,16 +163,25 @@ class InstanceService:
             raise NoSuchType(type_name)
         return backend
 
+    def _checked_backend(self, type_name: str, properties: Raw) -> Plugin:
+        """The backend, once ``properties`` fit its declaration (if it declares any)."""
+        backend = self._backend(type_name)
+        declaration = self._declarations.get(type_name)
+        if declaration is not None:
+            declaration.check(raw_or_none(properties))
+        return backend
+
     async def _validate(self, params: Raw | None, call: Call) -> Result:
         p = self._decode(ValidateParams, params, call)
-        await self._backend(p.Type).validate(raw_or_none(p.Properties))
+        backend = self._checked_backend(p.Type, p.Properties)
+        await backend.validate(raw_or_none(p.Properties))
         return OKResult(Type=p.Type, OK=True)
 
     async def _provision(self, params: Raw | None, call: Call) -> Result:
         p = self._decode(ProvisionParams, params, call)
         if p.Spec.LogicalID is not None:
             call.details = {"logical_id": p.Spec.LogicalID}
-        backend = self._backend(p.Type)
+        backend = self._checked_backend(p.Type, p.Spec.Properties)
         instance_id = await backend.provision(p.Spec.to_spec())
         if instance_id is not None and not isinstance(instance_id, str):
             raise TypeError(f"the backend returned a non-string ID: {instance_id!r}")
@@ -207,17 +224,26 @@ class InstanceService:
     # --- the spec endpoint ---------------------------------------------------------------------
 
     def _build_info(self) -> PluginInfo:
-        example_properties = Raw(b'{"instanceType":"small","disk":{"sizeGb":10}}')
+        # The Provision and Validate examples carry the default type's example when it declares
+        # one (a daemon without a "" type: its first type, named in the example's params).
+        example_type, example_properties = "", _FIXED_EXAMPLE
+        default = self._declarations.get(self.type_names[0])
+        if default is not None and default.example is not None:
+            example_type, example_properties = self.type_names[0], default.example
         examples: list[tuple[str, msgspec.Struct, msgspec.Struct]] = [
             ("Instance.DescribeInstances", DescribeParams(), DescribeResult()),
             ("Instance.Destroy", DestroyParams(Instance="", Context=WireContext()), OKResult()),
             ("Instance.Label", LabelParams(Instance=""), OKResult()),
             (
                 "Instance.Provision",
-                ProvisionParams(Spec=WireSpec(Properties=example_properties)),
+                ProvisionParams(Type=example_type, Spec=WireSpec(Properties=example_properties)),
                 ProvisionResult(),
             ),
-            ("Instance.Validate", ValidateParams(Properties=example_properties), OKResult()),
+            (
+                "Instance.Validate",
+                ValidateParams(Type=example_type, Properties=example_properties),
+                OKResult(),
+            ),
         ]
         methods = [
             MethodExample(
@@ -235,7 +261,17 @@ class InstanceService:
             Vendor=WireVendor.from_vendor(self._vendor),
             Implements=implemented,
             Interfaces=interfaces,
+            Types=self._type_infos() or msgspec.UNSET,
         )
+
+    def _type_infos(self) -> dict[str, WireTypeInfo]:
+        return {
+            name: WireTypeInfo(
+                ExampleProperties=msgspec.UNSET if d.example is None else d.example,
+                PropertiesSchema=msgspec.UNSET if d.schema is None else d.schema,
+            )
+            for name, d in sorted(self._declarations.items())
+        }
 
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {

@@ -41,6 +41,19 @@ class Plugin(Protocol):
 
     Backends raise :class:`~instance_rpc.errors.PluginError` (or any exception) to fail a call;
     its message is what remote callers see.
+
+    Optional attributes (not members of the protocol: a backend without them is a plugin too)
+    declare the backend's Properties, read by :mod:`instance_rpc.properties_schema`:
+
+    - ``properties_type``: a type msgspec decodes into, usually a ``msgspec.Struct``;
+    - or ``properties_schema``: a JSON Schema document (a dict);
+    - ``example_properties``: an example value (InfraKit's ``ExampleProperties``).
+
+    From the declaration the daemon refuses Validate and Provision whose Properties do not fit
+    (-32000, ``invalid Properties: Expected `str`, got `int` - at `$.Config.Image```) before
+    the backend is called (JSON ``null`` is left to the backend), and publishes the JSON Schema
+    and the example per type in ``GET /info/api.json``. Local callers of a backend are not
+    checked: its own methods still decide for them.
     """
 
     async def validate(self, properties: Properties) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "ValidateParams",
     "WireDescription",
     "WireSpec",
+    "WireTypeInfo",
 ]
 
 
@@ -250,10 +251,21 @@ class WireInterface(_Wire, kw_only=True):
     Methods: list[MethodExample] = msgspec.field(default_factory=list)
 
 
+class WireTypeInfo(_Wire, kw_only=True):
+    """What one type declares of its Properties: extra members that Go clients ignore."""
+
+    ExampleProperties: Raw | UnsetType = UNSET  # InfraKit's name for the example
+    PropertiesSchema: dict[str, Any] | UnsetType = UNSET  # a JSON Schema document
+
+
 class PluginInfo(_Wire, kw_only=True):
+    """``Types`` (ours, absent when no type declares its Properties) maps type names (``""``:
+    the default) to their declarations; the other members are the Go server's."""
+
     Vendor: WireVendor | None = None
     Implements: list[WireInterfaceSpec] = msgspec.field(default_factory=list)
     Interfaces: list[WireInterface] = msgspec.field(default_factory=list)
+    Types: dict[str, WireTypeInfo] | UnsetType = UNSET
 
 
 def context_of(params: DestroyParams) -> Context:

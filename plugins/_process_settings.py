@@ -1,29 +1,57 @@
-"""The ``Properties`` of the ``process`` backend, checked field by field.
+"""The ``Properties`` of the ``process`` backend, as a msgspec Struct.
 
     {"env": {"NAME": "value"}, "cwd": "/absolute/dir", "stop_grace_seconds": 10}
 
-Every field is optional; unknown fields are refused, so a typo does not pass silently.
+Every field is optional; unknown fields are refused, so a typo does not pass silently. Types and
+ranges are the Struct's (its JSON Schema is the one ``info --schema`` prints); what a schema
+cannot say (a variable name, an absolute path that is a directory) is checked after decoding.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from instance_rpc.errors import InvalidProperties
-from instance_rpc.types import json_kind, load_properties
 
 __all__ = [
     "DEFAULT_STOP_GRACE_SECONDS",
+    "EXAMPLE_PROPERTIES",
     "MAX_STOP_GRACE_SECONDS",
+    "ProcessProperties",
     "ProcessSettings",
     "parse_settings",
 ]
 
 DEFAULT_STOP_GRACE_SECONDS = 10.0
 MAX_STOP_GRACE_SECONDS = 3600.0
-_FIELDS = ("cwd", "env", "stop_grace_seconds")
+
+
+class ProcessProperties(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """What ``Spec.Properties`` hold for the ``process`` backend (absent: all defaults).
+
+    ``env``: variables added to the daemon's environment; ``cwd``: the working directory, an
+    absolute path (default: the daemon's); ``stop_grace_seconds``: from SIGTERM to SIGKILL.
+    """
+
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    cwd: str | UnsetType = UNSET
+    stop_grace_seconds: Annotated[float, msgspec.Meta(ge=0, le=MAX_STOP_GRACE_SECONDS)] = (
+        DEFAULT_STOP_GRACE_SECONDS
+    )
+
+
+EXAMPLE_PROPERTIES: dict[str, Any] = {
+    "env": {"PORT": "8080"},
+    "cwd": "/tmp",
+    "stop_grace_seconds": 5,
+}
+"""An example (InfraKit's ``ExampleProperties``)."""
+
+_DECODER = msgspec.json.Decoder(ProcessProperties)
 
 
 class ProcessSettings(NamedTuple):
@@ -32,60 +60,45 @@ class ProcessSettings(NamedTuple):
     stop_grace_seconds: float
 
 
-def _env(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise InvalidProperties(f"env must be an object of strings, got {json_kind(value)}")
-    for name, setting in value.items():
+def _check_env(env: dict[str, str]) -> None:
+    for name, setting in env.items():
         if not name or "=" in name or "\0" in name:
             raise InvalidProperties(f"env: {name!r} is not a variable name (empty, '=' or NUL)")
-        if not isinstance(setting, str):
-            raise InvalidProperties(f"env.{name} must be a string, got {json_kind(setting)}")
         if "\0" in setting:
             raise InvalidProperties(f"env.{name} must not contain NUL")
-    return dict(value)
 
 
-def _cwd(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidProperties(f"cwd must be a string, got {json_kind(value)}")
-    if "\0" in value or not os.path.isabs(value):
-        raise InvalidProperties(f"cwd must be an absolute path, got {value!r}")
-    if not os.path.isdir(value):
-        raise InvalidProperties(f"cwd {value!r} is not a directory")
-    return value
+def _check_cwd(cwd: str) -> None:
+    if "\0" in cwd or not os.path.isabs(cwd):
+        raise InvalidProperties(f"cwd must be an absolute path, got {cwd!r}")
+    if not os.path.isdir(cwd):
+        raise InvalidProperties(f"cwd {cwd!r} is not a directory")
 
 
-def _grace(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= MAX_STOP_GRACE_SECONDS
-    ):
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        shown = value if number else json_kind(value)
-        raise InvalidProperties(
-            f"stop_grace_seconds must be a number from 0 to {MAX_STOP_GRACE_SECONDS:g}, got {shown}"
-        )
-    return float(value)
+def _decode(properties: Any) -> ProcessProperties:
+    try:
+        if isinstance(properties, msgspec.Raw):
+            if properties == b"null":
+                return ProcessProperties()
+            return _DECODER.decode(properties)
+        if properties is None:
+            return ProcessProperties()
+        return msgspec.convert(properties, ProcessProperties)
+    except msgspec.ValidationError as exc:
+        # e.g. "Expected `str`, got `int` - at `$.env[...]`" (the daemon names the key)
+        raise InvalidProperties(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidProperties(f"not JSON: {exc}") from None
 
 
 def parse_settings(properties: Any) -> ProcessSettings:
-    """The settings in ``properties`` (raw or decoded; absent means all defaults)."""
-    value = load_properties(properties)
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise InvalidProperties(f"must be a JSON object, got {json_kind(value)}")
-    unknown = sorted(set(value) - set(_FIELDS))
-    if unknown:
-        raise InvalidProperties(f"unknown field {unknown[0]!r} (known: {', '.join(_FIELDS)})")
-    return ProcessSettings(
-        env=_env(value["env"]) if "env" in value else {},
-        cwd=_cwd(value["cwd"]) if "cwd" in value else None,
-        stop_grace_seconds=(
-            _grace(value["stop_grace_seconds"])
-            if "stop_grace_seconds" in value
-            else DEFAULT_STOP_GRACE_SECONDS
-        ),
-    )
+    """The settings in ``properties`` (raw or decoded; absent means all defaults).
+
+    Raises :class:`~instance_rpc.errors.InvalidProperties` naming the field.
+    """
+    typed = _decode(properties)
+    _check_env(typed.env)
+    cwd = None if isinstance(typed.cwd, UnsetType) else typed.cwd
+    if cwd is not None:
+        _check_cwd(cwd)
+    return ProcessSettings(env=typed.env, cwd=cwd, stop_grace_seconds=typed.stop_grace_seconds)

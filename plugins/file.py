@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 from instance_rpc.spi import EncodedDescriber, Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
@@ -26,6 +27,11 @@ __all__ = ["FilePlugin"]
 
 class FilePlugin:
     """Instances as JSON documents in ``dir``. Call :meth:`close` to release the directory."""
+
+    properties_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+    """Any JSON object, stored as sent (absent Properties: Provision stores none)."""
+
+    example_properties: ClassVar[dict[str, Any]] = {"image": "web:1.4", "size": "small"}
 
     def __init__(self, *, dir: str | os.PathLike[str] | None = None, name: str = "file") -> None:
         directory = default_state_dir(name) if dir is None else dir

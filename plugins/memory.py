@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -54,6 +55,11 @@ def _shared(tags: Mapping[str, str]) -> dict[str, str]:
 
 class MemoryPlugin:
     """Instances kept in a dict; nothing survives the process."""
+
+    properties_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+    """Any JSON object (absent Properties are accepted by Provision, refused by Validate)."""
+
+    example_properties: ClassVar[dict[str, Any]] = {"instanceType": "small", "disk": {"sizeGb": 10}}
 
     def __init__(self, *, id_prefix: str = "inst-") -> None:
         self._id_prefix = id_prefix

@@ -36,7 +36,7 @@ import os
 import subprocess
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -55,7 +55,12 @@ from ._process_record import (
     ProcessRecord,
     describe_view,
 )
-from ._process_settings import ProcessSettings, parse_settings
+from ._process_settings import (
+    EXAMPLE_PROPERTIES,
+    ProcessProperties,
+    ProcessSettings,
+    parse_settings,
+)
 from ._process_stop import KILL_WAIT_SECONDS, stop_members
 from ._procfs import ProcessIdentity, identity_of, is_running
 from ._store import default_state_dir
@@ -82,6 +87,11 @@ class ProcessPlugin:
     ``cgroups``: put each instance in a cgroup v2 of its own where the daemon may create one
     (``None``, the default: yes unless ``INSTANCE_RPC_PROCESS_CGROUPS=0``).
     """
+
+    properties_type: ClassVar[type[ProcessProperties]] = ProcessProperties
+    """The Properties' type: what the daemon checks them against and describes them with."""
+
+    example_properties: ClassVar[dict[str, Any]] = EXAMPLE_PROPERTIES
 
     def __init__(
         self,

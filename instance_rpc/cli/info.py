@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 import msgspec
 
+from ..client import PluginClient
 from ..wire import PluginInfo
-from ._app import main
+from ._app import fail, main
 from ._common import NAME_HELP, call_plugin, help_with
+from ._schema import type_info
 from ._tls import TLS_HELP, tls_options
 
 __all__ = ["info", "render_info"]
@@ -51,9 +53,15 @@ def render_info(document: PluginInfo, warnings: list[str] | None = None) -> str:
     show_default=True,
     help="json: the document itself, as GET /info/api.json serves it.",
 )
+@click.option(
+    "--schema",
+    is_flag=True,
+    help="Print the JSON Schema of the Properties of NAME's type (lookup/type; no type: the "
+    "default), as the plugin declares it.",
+)
 @help_with(NAME_HELP, TLS_HELP)
 @tls_options
-def info(name: str, output: str) -> None:
+def info(name: str, output: str, schema: bool) -> None:
     """Show what a plugin says about itself.
 
     Reads GET /info/api.json of plugin NAME: the vendor, the interfaces it implements and, per
@@ -64,8 +72,20 @@ def info(name: str, output: str) -> None:
     Examples:
       instance-rpc info instance-memory
       instance-rpc info /run/plugins/local.sock -o json
+      instance-rpc info instance-rpc/process --schema
     """
-    raw = call_plugin(name, lambda client: client.info_json())
+
+    async def fetch(client: PluginClient) -> tuple[bytes, str]:
+        return await client.info_json(), client.type_name
+
+    raw, type_name = call_plugin(name, fetch)
+    if schema:
+        declared = type_info(raw, type_name)
+        if declared is None or isinstance(declared.PropertiesSchema, msgspec.UnsetType):
+            shown = repr(type_name) if type_name else "the default type"
+            fail(f"{name}: no Properties schema declared for {shown}")
+        click.echo(msgspec.json.format(msgspec.json.encode(declared.PropertiesSchema)).decode())
+        return
     if output == "json":
         click.echo(msgspec.json.format(raw, indent=2).decode())
     else:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import click
+import jsonschema
 
+from ..client import PluginClient
+from ..properties_schema import schema_violation
 from ..specfile import SpecFileError, parse_properties, parse_spec
+from ..types import Properties, load_properties
 from ._app import fail, main
 from ._common import NAME_HELP, SPEC_HELP, call_plugin, help_with, read_input
+from ._schema import declared_schema
 from ._tls import TLS_HELP, tls_options
 
 __all__ = ["validate"]
@@ -25,8 +30,10 @@ __all__ = ["validate"]
 def validate(name: str, file: str, properties_only: bool) -> None:
     """Check a spec's Properties with a plugin.
 
-    Asks plugin NAME to validate the Properties of the spec in FILE (- reads standard input).
-    Prints "valid" and exits 0, or prints the plugin's reason and exits 1. Nothing is created.
+    Checks the Properties of the spec in FILE (- reads standard input) against the JSON Schema
+    that plugin NAME declares for its type (see info --schema), then asks the plugin to validate
+    them. Prints "valid" and exits 0, or prints the reason, naming the field, and exits 1.
+    Nothing is created.
 
     \b
     Examples:
@@ -42,5 +49,22 @@ def validate(name: str, file: str, properties_only: bool) -> None:
             properties = parse_spec(data, source=source).properties
     except SpecFileError as exc:
         fail(str(exc))
-    call_plugin(name, lambda client: client.validate(properties))
+    problem = call_plugin(name, lambda client: _check(client, properties))
+    if problem is not None:
+        fail(f"{source}: invalid Properties: {problem}")
     click.echo("valid")
+
+
+async def _check(client: PluginClient, properties: Properties) -> str | None:
+    """The local schema's objection, if any; else the plugin's Validate (raising its error)."""
+    value = load_properties(properties)
+    schema = None if value is None else await declared_schema(client)
+    if schema is not None:
+        try:
+            problem = schema_violation(schema, value)
+        except jsonschema.SchemaError:
+            problem = None  # an unusable schema: the plugin's own check decides
+        if problem is not None:
+            return problem
+    await client.validate(properties)
+    return None

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.errors import PluginError
 from instance_rpc.testing.conformance import CHECK_NAMES
 from instance_rpc_plugins._docker_labels import OWNER
+from instance_rpc_plugins._docker_properties import EXAMPLE_PROPERTIES, DockerProperties
 from tests.daemon import Daemon, run_cli, running_daemon
 from tests.docker.conftest import props
 from tests.docker.engine import Engine
@@ -126,6 +128,30 @@ async def test_engine_errors_reach_the_caller_as_server_errors(
                 await plugin.describe_instances({})
     assert raised.value.code == -32000
     assert f"docker engine at {nowhere} is unreachable" in raised.value.message
+
+
+async def test_the_declared_properties_are_the_daemons_check_and_document(
+    daemon: Daemon, sock_dir: Path
+) -> None:
+    async with PluginClient(daemon.socket_path) as plugin:
+        with pytest.raises(PluginError) as raised:
+            await plugin.provision(Spec(properties={"Config": {"Image": "x"}, "Tags": {"a": 1}}))
+        document = json.loads(await plugin.info_json())
+    # The daemon checks first and names the map key (the backend alone says `$.Tags[...]`)
+    assert raised.value.message == "invalid Properties: Expected `str`, got `int` - at `$.Tags.a`"
+    declared = document["Types"][""]
+    assert declared["ExampleProperties"] == EXAMPLE_PROPERTIES
+    assert declared["PropertiesSchema"] == msgspec.json.schema(DockerProperties)
+    printed = run_cli("info", str(daemon.socket_path), "--schema")
+    assert (printed.returncode, json.loads(printed.stdout)) == (0, declared["PropertiesSchema"])
+    spec = sock_dir / "web.json"
+    spec.write_text(json.dumps({"Properties": {"Config": {"Image": 1}}}))
+    checked = run_cli("validate", str(daemon.socket_path), str(spec))
+    assert checked.returncode == 1
+    assert checked.stderr == (
+        f"instance-rpc: {spec}: invalid Properties: "
+        "must be a JSON string, got number - at `$.Config.Image`\n"
+    )
 
 
 def test_docker_host_without_a_backend_that_takes_it_is_refused(sock_dir: Path) -> None:

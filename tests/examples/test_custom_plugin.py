@@ -34,8 +34,12 @@ async def client(sock_dir: Path) -> AsyncIterator[PluginClient]:
 
 async def test_the_contract_over_a_socket(client: PluginClient, sock_dir: Path) -> None:
     await client.validate({"size": "small"})
-    with pytest.raises(PluginError, match="invalid Properties: must be a JSON object"):
+    # The declared FileProperties, checked by the daemon before the backend runs
+    with pytest.raises(PluginError, match="invalid Properties: Expected `object`, got `array`"):
         await client.validate([1])
+    with pytest.raises(PluginError, match=r"Invalid enum value 'huge' - at `\$\.size`"):
+        await client.provision(Spec(properties={"size": "huge"}))
+    assert await client.describe_instances(None) == []
 
     raw = msgspec.Raw(b'{"price": 1.50, "big": 123456789012345678901234567890}')
     first = await client.provision(Spec(tags={"group": "web"}, properties=raw))

@@ -1,0 +1,103 @@
+"""``info --schema`` and ``validate``'s local check, against ``instance-rpc serve`` in a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import msgspec
+import pytest
+
+from instance_rpc.testing.daemon import serve_in_thread, spawn_daemon
+from instance_rpc_plugins._process_settings import ProcessProperties
+from tests.cli.helpers import Cli
+from tests.recording_backend import Recording
+
+
+@pytest.fixture(scope="module")
+def plugins_dir() -> Iterator[Path]:
+    home = Path(tempfile.mkdtemp(prefix="irpc-typed-", dir="/tmp"))
+    directory = home / "plugins"
+    directory.mkdir()
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def daemon(plugins_dir: Path) -> Iterator[Path]:
+    """``local``: memory (the default type) and process."""
+    home = plugins_dir.parent
+    args = ["--plugin", "memory", "--plugin", "process", "--dir", str(home / "state")]
+    with spawn_daemon(args, plugins_dir / "local", log=home / "daemon.log") as path:
+        yield path
+
+
+def run(plugins_dir: Path, *args: str, input: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INFRAKIT_PLUGINS_DIR": str(plugins_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "instance_rpc", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_info_schema_prints_the_types_json_schema(plugins_dir: Path, daemon: Path) -> None:
+    result = run(plugins_dir, "info", "local/process", "--schema")
+    assert (result.returncode, result.stderr) == (0, "")
+    schema = json.loads(result.stdout)
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+    assert schema == msgspec.json.schema(ProcessProperties)
+    jsonschema.validate({"env": {"A": "1"}, "stop_grace_seconds": 5}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"grace": 1}, schema)
+
+
+def test_info_schema_of_the_default_type(plugins_dir: Path, daemon: Path) -> None:
+    result = run(plugins_dir, "info", "local", "--schema")
+    assert (result.returncode, json.loads(result.stdout)) == (0, {"type": "object"})
+
+
+def test_validate_names_the_field_locally(plugins_dir: Path, daemon: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "worker.json"
+    spec.write_text('{"Properties": {"env": {"PORT": "80"}, "stop_grace_seconds": "5"}}')
+    result = run(plugins_dir, "validate", "local/process", str(spec))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"instance-rpc: {spec}: invalid Properties: "
+        "must be a JSON number, got string - at `$.stop_grace_seconds`\n"
+    )
+    fine = run(plugins_dir, "validate", "local/process", "-", input='{"Properties": {}}')
+    assert (fine.returncode, fine.stdout) == (0, "valid\n")
+
+
+def test_what_no_schema_can_say_is_still_the_plugins(plugins_dir: Path, daemon: Path) -> None:
+    relative = '{"Properties": {"cwd": "relative/dir"}}'
+    result = run(plugins_dir, "validate", "local/process", "-", input=relative)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "instance-rpc: local/process: invalid Properties: "
+        "cwd must be an absolute path, got 'relative/dir'\n"
+    )
+
+
+def test_a_plugin_without_declarations(cli: Cli, plugins_home: Path) -> None:
+    backend = Recording()
+    with serve_in_thread(backend, plugins_home / "plain"):
+        refused = cli.fails("info", "plain", "--schema")
+        checked = cli.ok("validate", "plain", "--properties-only", "-", input="[1]")
+    assert refused == "plain: no Properties schema declared for the default type"
+    assert checked == "valid\n"
+    assert backend.calls == [("validate", [1])]  # nothing checked it before the backend
