@@ -49,6 +49,16 @@ async def _state(plugin: Plugin, instance_id: str) -> str | None:
 
 async def test_provision_during_a_destroy_gets_a_new_live_instance(backend: Plugin) -> None:
     first = str(await backend.provision(SPEC))
+    if isinstance(backend, ProcessPlugin):  # the trap is set once the shell has started sleep
+
+        async def sleeping() -> bool:
+            for described in await backend.describe_instances({}, properties=True):
+                view = load_properties(described.properties)
+                if described.id == first and len(view.get("processes") or []) >= 2:
+                    return True
+            return False
+
+        await eventually(sleeping, what=f"{first} ignoring SIGTERM")
     destroying = asyncio.create_task(backend.destroy(first, ROLLING_UPDATE))
 
     async def destroy_under_way() -> bool:
