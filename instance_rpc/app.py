@@ -1,4 +1,4 @@
-"""The HTTP app: what each request to the daemon gets, on any listener.
+"""The HTTP app: what each request to the daemon gets, on any listener (:class:`AppHandler`).
 
 - ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
 - ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec, and
@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from .connection_limits import DEFAULT_LIMITS
 from .errors import INTERNAL_ERROR, INVALID_REQUEST
@@ -26,7 +27,9 @@ __all__ = [
     "ACCEPTED_CONTENT_TYPES",
     "DEFAULT_MAX_BODY",
     "INFO_PATH",
+    "AppHandler",
     "create_app",
+    "create_request_factory",
     "documents",
     "with_warnings",
 ]
@@ -72,6 +75,114 @@ def documents(
     return served
 
 
+class AppHandler:
+    """The handler of every request to the daemon, on any listener: ``await handler(request)``.
+
+    Serves ``service``; with ``metrics``, its own :class:`Metrics` (:attr:`metrics`) counts every
+    call and refusal and is served at ``GET /metrics``. Every answer, refusals included, is a
+    JSON-RPC response body: clients never have to parse an HTML error page. A body not received
+    within ``body_timeout`` seconds gets HTTP 408; one larger than ``max_body`` bytes gets 413
+    (the request's ``client_max_size``, see :func:`create_request_factory`). ``info_warnings``
+    are added to the spec document as ``Warnings`` (Go clients ignore them).
+    """
+
+    def __init__(
+        self,
+        service: InstanceService,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_LIMITS.body_timeout,
+        info_warnings: list[str] | None = None,
+        metrics: bool = True,
+    ) -> None:
+        self.service = service
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self.metrics = (
+            Metrics(
+                methods=service.method_names, types=service.type_names, backends=service.backends
+            )
+            if metrics
+            else None
+        )
+        self._served = documents(service, info_warnings, self.metrics)
+        self._known = ", ".join(self._served)
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method == "POST":
+            return await self._rpc(request)
+        document = self._served.get(request.path)
+        if document is not None and request.method in ("GET", "HEAD"):
+            return document()
+        allowed = "GET, HEAD, POST" if document is not None else "POST"
+        if request.method in ("GET", "HEAD"):
+            message = (
+                f"{request.method} {request.path}: no such document (documents: {self._known});"
+                " POST JSON-RPC requests to any path"
+            )
+        else:
+            message = f"method {request.method} not allowed on {request.path}; allowed: {allowed}"
+        answer = self._refuse("method_not_allowed", 405, message)
+        answer.headers["Allow"] = allowed
+        return answer
+
+    def _refuse(self, reason: str, status: int, message: str) -> web.Response:
+        if self.metrics is not None:
+            self.metrics.refused(reason)
+        return _error_response(self.service, status, message)
+
+    async def _rpc(self, request: web.BaseRequest) -> web.Response:
+        content_type = request.headers.get(hdrs.CONTENT_TYPE)
+        if (
+            content_type
+            and content_type != _JSON
+            and request.content_type not in ACCEPTED_CONTENT_TYPES
+        ):
+            message = f"unsupported Content-Type {request.content_type!r}; send application/json"
+            return self._refuse("unsupported_media_type", 415, message)
+        try:
+            if request.content.is_eof():  # the whole body came with the head: nothing to wait for
+                body = await request.read()
+            else:
+                async with asyncio.timeout(self.body_timeout):
+                    body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            message = f"invalid request: body larger than the limit of {self.max_body} bytes"
+            return self._refuse("body_too_large", 413, message)
+        except TimeoutError:
+            message = f"invalid request: body not received within {self.body_timeout:g}s"
+            response = self._refuse("body_timeout", 408, message)
+            response.force_close()
+            return response
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("<- %s", redact(body.decode(errors="replace")))
+        try:
+            answer = await self.service.handle(body, self.metrics)
+        except Exception:
+            logger.exception("unexpected failure answering a request")
+            answer = self.service.error_body(INTERNAL_ERROR, "internal error")
+        if answer is None:
+            return web.Response(status=204)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("-> %s", redact(answer.decode(errors="replace")))
+        return _json_response(answer)
+
+
+def create_request_factory(max_body: int) -> Callable[..., web.BaseRequest]:
+    """aiohttp's low-level ``web.Server`` request factory: requests whose body may be at most
+    ``max_body`` bytes (``request.read()`` raises ``HTTPRequestEntityTooLarge`` beyond)."""
+    loop = asyncio.get_running_loop()
+
+    def make_request(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web.BaseRequest:
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, loop, client_max_size=max_body
+        )
+
+    return make_request
+
+
 def create_app(
     service: InstanceService,
     *,
@@ -80,76 +191,22 @@ def create_app(
     info_warnings: list[str] | None = None,
     metrics: bool = True,
 ) -> web.Application:
-    """The aiohttp application serving ``service``; with ``metrics``, its own :class:`Metrics`
-    (``app[METRICS_KEY]``) counts every call and refusal and is served at ``GET /metrics``.
-
-    Every answer, refusals included, is a JSON-RPC response body: clients never have to parse
-    an HTML error page. A body not received within ``body_timeout`` seconds gets HTTP 408.
-    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
-    """
-    counted = (
-        Metrics(methods=service.method_names, types=service.type_names, backends=service.backends)
-        if metrics
-        else None
+    """An aiohttp application answering every path with an :class:`AppHandler` (for embedding
+    the daemon's answers in an application of one's own; the daemon itself serves the handler
+    on aiohttp's low-level server). Its :class:`Metrics`, if any, is ``app[METRICS_KEY]``."""
+    handler = AppHandler(
+        service,
+        max_body=max_body,
+        body_timeout=body_timeout,
+        info_warnings=info_warnings,
+        metrics=metrics,
     )
-    served = documents(service, info_warnings, counted)
-    known = ", ".join(served)
 
-    def refuse(reason: str, status: int, message: str) -> web.Response:
-        if counted is not None:
-            counted.refused(reason)
-        return _error_response(service, status, message)
-
-    async def rpc(request: web.Request) -> web.Response:
-        if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
-            "Content-Type"
-        ):
-            message = f"unsupported Content-Type {request.content_type!r}; send application/json"
-            return refuse("unsupported_media_type", 415, message)
-        try:
-            async with asyncio.timeout(body_timeout):
-                body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            message = f"invalid request: body larger than the limit of {max_body} bytes"
-            return refuse("body_too_large", 413, message)
-        except TimeoutError:
-            message = f"invalid request: body not received within {body_timeout:g}s"
-            response = refuse("body_timeout", 408, message)
-            response.force_close()
-            return response
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("<- %s", redact(body.decode(errors="replace")))
-        try:
-            answer = await service.handle(body, counted)
-        except Exception:
-            logger.exception("unexpected failure answering a request")
-            answer = service.error_body(INTERNAL_ERROR, "internal error")
-        if answer is None:
-            return web.Response(status=204)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("-> %s", redact(answer.decode(errors="replace")))
-        return _json_response(answer)
-
-    async def route(request: web.Request) -> web.Response:
-        if request.method == "POST":
-            return await rpc(request)
-        document = served.get(request.path)
-        if document is not None and request.method in ("GET", "HEAD"):
-            return document()
-        allowed = "GET, HEAD, POST" if document is not None else "POST"
-        if request.method in ("GET", "HEAD"):
-            message = (
-                f"{request.method} {request.path}: no such document (documents: {known});"
-                " POST JSON-RPC requests to any path"
-            )
-        else:
-            message = f"method {request.method} not allowed on {request.path}; allowed: {allowed}"
-        answer = refuse("method_not_allowed", 405, message)
-        answer.headers["Allow"] = allowed
-        return answer
+    async def route(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
 
     app = web.Application(client_max_size=max_body)
-    app[METRICS_KEY] = counted
+    app[METRICS_KEY] = handler.metrics
     app.router.add_route("*", "/{path:.*}", route)
     return app
 

@@ -22,11 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
-
-from aiohttp import web
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -101,24 +99,6 @@ class ConnectionPool:
             guard.abort()
         self._open.clear()
 
-    def middleware(self) -> Any:
-        """An aiohttp middleware telling each guard when a request starts and ends."""
-
-        @web.middleware
-        async def track(
-            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-        ) -> web.StreamResponse:
-            guard = getattr(request.protocol, "guard", None)
-            if not isinstance(guard, ConnectionGuard):
-                return await handler(request)
-            guard.request_started()
-            try:
-                return await handler(request)
-            finally:
-                guard.request_finished()
-
-        return track
-
 
 class ConnectionGuard(asyncio.Protocol):
     """Wraps aiohttp's protocol for one connection: admission, TLS, the header deadline."""
@@ -178,7 +158,7 @@ class ConnectionGuard(asyncio.Protocol):
             self._inner_connected = False
             self._inner.connection_lost(exc)
 
-    # --- what the middleware and the pool call ------------------------------------------------
+    # --- what the server's handler and the pool call ------------------------------------------
 
     def request_started(self) -> None:
         self.busy = True

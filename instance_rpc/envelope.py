@@ -5,7 +5,7 @@ and error objects encoded (JSON-RPC 2.0 sections 4, 5 and 6). Params stay raw JS
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from msgspec import Raw
@@ -14,6 +14,7 @@ from .errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
 
 __all__ = [
     "ENCODER",
+    "CheckedRequest",
     "ErrorEnvelope",
     "ErrorObject",
     "RequestRejected",
@@ -113,8 +114,20 @@ def parse_body(body: bytes, max_batch: int) -> dict[str, Raw] | list[Raw]:
     return parsed
 
 
-def check_request(request: dict[str, Raw]) -> dict[str, Any]:
-    """Validate the members jsonrpcserver relies on; params stay raw for the method."""
+class CheckedRequest(NamedTuple):
+    """A request whose envelope is valid: its method, the id to answer with (``None`` for a
+    notification, JSON-RPC 2.0 section 4.1) and its params, raw (``None`` when absent)."""
+
+    method: str
+    request_id: Raw | None
+    params: Raw | None
+
+
+def check_request(request: dict[str, Raw]) -> CheckedRequest:
+    """The request's members checked (JSON-RPC 2.0 section 4); params stay raw for the method.
+
+    Raises :class:`RequestRejected` (-32600, or -32602 for params given by position).
+    """
     raw_id = request.get("id")
     if raw_id is not None:
         try:
@@ -144,7 +157,4 @@ def check_request(request: dict[str, Raw]) -> dict[str, Any]:
             raise RequestRejected(
                 INVALID_REQUEST, "invalid request: params must be an object or array", answer_id
             )
-    envelope: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-    if raw_id is not None:
-        envelope["id"] = raw_id
-    return envelope
+    return CheckedRequest(method, raw_id, params)

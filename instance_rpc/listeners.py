@@ -134,7 +134,7 @@ class GuardedSite(web.BaseSite):
 
     def __init__(
         self,
-        runner: web.AppRunner,
+        runner: web.BaseRunner,
         sock: socket.socket,
         *,
         pool: ConnectionPool,

@@ -90,7 +90,7 @@ class RemoteAccess:
 
     async def start(
         self,
-        runner: web.AppRunner,
+        runner: web.BaseRunner,
         pool: ConnectionPool,
         protocol: Callable[[], web.RequestHandler],
         socket_path: Path,

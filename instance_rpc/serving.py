@@ -1,10 +1,12 @@
 """What every listener of one daemon shares: the app, its runner, the connection limits.
 
 :class:`PluginServer` (a Unix socket it binds, plus TCP listeners) and :class:`ActivatedServer`
-(sockets a service manager passed in) both serve through a :class:`Serving`: one aiohttp app and
-runner, one :class:`~instance_rpc.connection_limits.ConnectionPool` over all their connections,
-malformed HTTP refused as :mod:`instance_rpc.http_errors` says, and every refusal counted in the
-app's metrics and passed to an ``on_refusal`` hook.
+(sockets a service manager passed in) both serve through a :class:`Serving`: one
+:class:`~instance_rpc.app.AppHandler` on aiohttp's low-level server (no router, no middleware
+chain: every request goes to the one handler) and its runner, one
+:class:`~instance_rpc.connection_limits.ConnectionPool` over all their connections, malformed HTTP
+refused as :mod:`instance_rpc.http_errors` says, and every refusal counted in the app's metrics
+and passed to an ``on_refusal`` hook.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .app import DEFAULT_MAX_BODY, create_app
-from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, ConnectionPool, RefusalHook
+from .app import DEFAULT_MAX_BODY, AppHandler, create_request_factory
+from .connection_limits import (
+    DEFAULT_LIMITS,
+    ConnectionGuard,
+    ConnectionLimits,
+    ConnectionPool,
+    RefusalHook,
+)
 from .http_errors import RateLimitedLog, RequestHandler
 from .listeners import GuardedSite
-from .metrics import METRICS_KEY, Metrics
+from .metrics import Metrics
 from .service import InstanceService
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Serving"]
@@ -56,7 +64,7 @@ class Serving:
         self._metrics = metrics
         self._counted: Metrics | None = None
         self._refusal_log = RateLimitedLog()
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
         self._protocol: Callable[[], web.RequestHandler] | None = None
 
     def refused(self, reason: str) -> None:
@@ -68,7 +76,7 @@ class Serving:
             self._on_refusal(reason)
 
     @property
-    def runner(self) -> web.AppRunner:
+    def runner(self) -> web.ServerRunner:
         """The app's runner; ``RuntimeError`` before :meth:`setup`."""
         if self._runner is None:
             raise RuntimeError("not set up")
@@ -81,21 +89,38 @@ class Serving:
             raise RuntimeError("not set up")
         return self._protocol
 
-    async def setup(self, info_warnings: list[str] | None = None) -> web.AppRunner:
+    @property
+    def metrics(self) -> Metrics | None:
+        """The app's metrics (``None`` without, or before :meth:`setup`)."""
+        return self._counted
+
+    async def setup(self, info_warnings: list[str] | None = None) -> web.ServerRunner:
         """Build the app (its spec document carrying ``info_warnings``) and its runner."""
         if self._runner is not None:
             raise RuntimeError("already set up")
-        app = create_app(
+        handler = AppHandler(
             self.service,
             max_body=self._max_body,
             body_timeout=self.limits.body_timeout,
             info_warnings=info_warnings,
             metrics=self._metrics,
         )
-        self._counted = app[METRICS_KEY]
-        app.middlewares.append(self.pool.middleware())
-        runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=self._shutdown_timeout
+        self._counted = handler.metrics
+
+        async def tracked(request: web.BaseRequest) -> web.StreamResponse:
+            # The guard's header deadline must not close a connection whose request is running.
+            guard = getattr(request.protocol, "guard", None)
+            if not isinstance(guard, ConnectionGuard):
+                return await handler(request)
+            guard.request_started()
+            try:
+                return await handler(request)
+            finally:
+                guard.request_finished()
+
+        server = web.Server(tracked, request_factory=create_request_factory(self._max_body))
+        runner = web.ServerRunner(
+            server, handle_signals=False, shutdown_timeout=self._shutdown_timeout
         )
         await runner.setup()
         self._runner = runner
@@ -119,7 +144,7 @@ class Serving:
         finally:
             self.pool.abort_all()
 
-    def _protocol_factory(self, runner: web.AppRunner) -> Callable[[], web.RequestHandler]:
+    def _protocol_factory(self, runner: web.ServerRunner) -> Callable[[], web.RequestHandler]:
         manager = runner.server
         assert manager is not None  # set up by runner.setup()
         loop = asyncio.get_running_loop()
