@@ -4,8 +4,10 @@ Every connection on every listener (Unix socket or TCP) passes through a :class:
 a protocol wrapped around aiohttp's own, counted by one :class:`ConnectionPool` per server:
 
 - a request's headers must arrive within ``header_timeout`` seconds of the connection opening
-  (TLS handshake included) or of the first byte of a later request;
-- its body within ``body_timeout`` seconds (enforced where the body is read, see ``server.py``);
+  (TLS handshake included) or of the first byte of a later request (checked by one sweep of the
+  pool a few times per timeout, not by a timer per request: a connection is closed at most a
+  tenth of the timeout, and at most a second, after its deadline);
+- its body within ``body_timeout`` seconds (enforced where the body is read, see ``app.py``);
 - a kept-alive connection with no request is closed after ``idle_timeout`` seconds
   (aiohttp's keep-alive timer);
 - at most ``max_connections`` at once: a new connection beyond that takes the place of the
@@ -69,6 +71,9 @@ class ConnectionPool:
         self._on_refusal = on_refusal
         self._open: dict[ConnectionGuard, None] = {}  # in the order they were opened
         self.handshakes = 0
+        self._sweep: asyncio.TimerHandle | None = None
+        self.sweep_interval = min(1.0, limits.header_timeout / 10)
+        """Seconds between two checks of the header deadlines."""
 
     def __len__(self) -> int:
         return len(self._open)
@@ -88,16 +93,38 @@ class ConnectionPool:
             self.release(victim)
             victim.abort()
         self._open[guard] = None
+        if self._sweep is None:
+            self._schedule_sweep()
         return True
 
     def release(self, guard: ConnectionGuard) -> None:
         self._open.pop(guard, None)
+        if not self._open and self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
 
     def abort_all(self) -> None:
         """Close every connection still open (at shutdown, after in-flight calls ended)."""
         for guard in list(self._open):
             guard.abort()
         self._open.clear()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+
+    def _schedule_sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._sweep = loop.call_later(self.sweep_interval, self._close_late, loop)
+
+    def _close_late(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close every connection past its header deadline; sweep again while any is open."""
+        self._sweep = None
+        now = loop.time()
+        late = [guard for guard in self._open if guard.deadline_passed(now)]
+        for guard in late:
+            guard.expired()
+        if self._open and self._sweep is None:
+            self._schedule_sweep()
 
 
 class ConnectionGuard(asyncio.Protocol):
@@ -114,7 +141,7 @@ class ConnectionGuard(asyncio.Protocol):
         self._tls = tls
         self._transport: asyncio.BaseTransport | None = None
         self._inner_connected = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # loop time by which a request head must be in
         self._handshake: asyncio.Task[None] | None = None
         self.busy = False
         cast(Any, inner).guard = self
@@ -134,7 +161,7 @@ class ConnectionGuard(asyncio.Protocol):
             self._handshake = asyncio.ensure_future(self._start_tls(transport, self._tls))
 
     def data_received(self, data: bytes) -> None:
-        if not self.busy and self._timer is None:
+        if not self.busy and self._deadline is None:
             self._arm(self._pool.limits.header_timeout)
         self._inner.data_received(data)
 
@@ -207,18 +234,18 @@ class ConnectionGuard(asyncio.Protocol):
         self._connect_inner(secured)
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(seconds, self._expired)
+        self._deadline = asyncio.get_running_loop().time() + seconds
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None
 
-    def _expired(self) -> None:
-        self._timer = None
-        if self.busy:
-            return
+    def deadline_passed(self, now: float) -> bool:
+        """Whether the connection waits for a request head past its deadline (loop time)."""
+        return self._deadline is not None and now >= self._deadline and not self.busy
+
+    def expired(self) -> None:
+        """Close the connection: its request head did not arrive in time."""
+        self._deadline = None
         logger.debug("no complete request within %gs: closing", self._pool.limits.header_timeout)
         self._pool.refused("header_timeout")
         self.abort()

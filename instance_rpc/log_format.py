@@ -22,13 +22,14 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from .log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter
-from .logs import REDACTED_MESSAGE, install_redaction, redact
+from .logs import REDACTED_MESSAGE, RedactingFilter, install_redaction, redact
 
 __all__ = [
     "CALL_FIELDS",
@@ -91,7 +92,45 @@ def log_call(
         fields["error"] = error
     if details:
         fields.update(details)
-    logger.info(redact(line), extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
+    message = redact(line)
+    direct = _direct_handler(logger)
+    if direct is None or logger.disabled or not logger.isEnabledFor(logging.INFO):
+        logger.info(message, extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
+        return
+    formatter = direct.formatter
+    created = time.time()
+    if isinstance(formatter, JsonFormatter):
+        text = formatter.format_fields(created, "INFO", logger.name, message, fields, None)
+    else:
+        assert isinstance(formatter, TextFormatter)
+        text = formatter.format_line(created, "INFO", logger.name, message)
+    direct.emit_line(text, logging.INFO)
+
+
+def _direct_handler(logger: logging.Logger) -> BufferedStreamHandler | None:
+    """The one handler that would see an INFO record of ``logger``, when nothing but it could
+    observe the record: no filter on the way, no other handler, our own formatter, the standard
+    record factory. The per-call line is then formatted and queued directly, as the handler
+    would have written it, without building a record (``None``: log it the standard way)."""
+    if logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    found: BufferedStreamHandler | None = None
+    node: logging.Logger | None = logger
+    while node is not None:
+        if node.filters:
+            return None
+        for handler in node.handlers:
+            if (
+                found is not None
+                or type(handler) is not BufferedStreamHandler
+                or handler.level > logging.INFO
+                or type(handler.formatter) not in _DIRECT_FORMATTERS
+                or not all(type(f) is RedactingFilter for f in handler.filters)
+            ):
+                return None
+            found = handler
+        node = node.parent if node.propagate else None
+    return found
 
 
 def _redacted(value: Any) -> Any:
@@ -102,23 +141,46 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record (see the module docstring), every string field redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
-        document: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
         fields = getattr(record, CALL_FIELDS, None)
-        if isinstance(fields, dict):
-            document.update(fields)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            document["exception"] = record.exc_text
+        return self.format_fields(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            fields if isinstance(fields, dict) else None,
+            record.exc_text,
+        )
+
+    def format_fields(
+        self,
+        created: float,
+        levelname: str,
+        name: str,
+        message: str,
+        fields: dict[str, Any] | None,
+        exception: str | None,
+    ) -> str:
+        """The line :meth:`format` gives a record of these fields (``created``: ``time.time()``;
+        ``fields``: the per-call fields; ``exception``: traceback text)."""
+        document: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": levelname,
+            "logger": name,
+            "message": message,
+        }
+        if fields:
+            document.update(fields)
+        if exception:
+            document["exception"] = exception
         redacted = {key: _redacted(value) for key, value in document.items()}
         return _ENCODER.encode(redacted).decode()
+
+
+_DIRECT_FORMATTERS = (TextFormatter, JsonFormatter)
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:

@@ -41,14 +41,23 @@ class TextFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802  logging's name
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
-        key = (second, record.msecs)
+        return self._timestamp(record.created, record.msecs)
+
+    def format_line(self, created: float, levelname: str, name: str, message: str) -> str:
+        """The line :meth:`format` gives a record of these fields (``created``: ``time.time()``)
+        with no traceback or stack."""
+        msecs = int((created - int(created)) * 1000) + 0.0  # as logging.LogRecord computes it
+        return f"{self._timestamp(created, msecs)} {levelname} {name}: {message}"
+
+    def _timestamp(self, created: float, msecs: float) -> str:
+        second = int(created)
+        key = (second, msecs)
         if key == self._stamp_key:
             return self._stamp
         if second != self._second:
             self._date = time.strftime(self.default_time_format, self.converter(second))
             self._second = second
-        stamp = f"{self._date},{int(record.msecs):03d}"
+        stamp = f"{self._date},{int(msecs):03d}"
         self._stamp_key, self._stamp = key, stamp
         return stamp
 
@@ -91,8 +100,21 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         except Exception:
             self.handleError(record)
             return
+        self._queue(line, record.levelno, record)
+
+    def emit_line(self, line: str, levelno: int) -> None:
+        """Write ``line`` (formatted already, without the terminator) as :meth:`emit` writes a
+        record's: for a caller that made the line itself (see
+        :func:`~instance_rpc.log_format.log_call`)."""
+        self.acquire()
+        try:
+            self._queue(line + self.terminator, levelno, None)
+        finally:
+            self.release()
+
+    def _queue(self, line: str, levelno: int, record: logging.LogRecord | None) -> None:
         self._pending.append(line)
-        loop = _running_loop() if record.levelno < logging.WARNING else None
+        loop = _running_loop() if levelno < logging.WARNING else None
         if loop is None:
             self._write_pending(record)
         elif self._scheduled_on is not loop:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc.log_format import log_call
+from instance_rpc.log_format import JsonFormatter, _direct_handler, log_call
 from instance_rpc.log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter
 from instance_rpc.logs import RedactingFilter, redact
 
@@ -258,3 +258,79 @@ def test_threads_log_through_the_same_handler_without_a_loop() -> None:
         assert len(stream.getvalue().splitlines()) == 800
     finally:
         handler.close()
+
+
+class _Frozen(logging.Filter):
+    """Pins every record's time, so two lines logged apart in time can be compared."""
+
+    def __init__(self, created: float) -> None:
+        super().__init__()
+        self.created = created
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.created = self.created
+        record.msecs = int((self.created - int(self.created)) * 1000) + 0.0
+        return True
+
+
+@pytest.mark.parametrize("formatter", [TextFormatter(), JsonFormatter()], ids=["text", "json"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"code": None, "error": "", "details": None},
+        {"code": -32000, "error": 'quota {"token": "t0k"}', "details": {"logical_id": "web 1"}},
+    ],
+    ids=["ok", "error"],
+)
+def test_the_direct_call_line_is_the_line_logging_writes(
+    formatter: logging.Formatter, call: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = 1_795_000_000.123
+    monkeypatch.setattr("instance_rpc.log_format.time.time", lambda: created)
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger(f"tests.log_output.direct.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.handlers = [handler]
+    arguments = {"type_name": "", "seconds": 0.0012, **call}
+    assert _direct_handler(logger) is handler
+    log_call(logger, "Instance.Provision", **arguments)  # type: ignore[arg-type]
+    logger.addFilter(_Frozen(created))  # a filter on the way: the standard path
+    assert _direct_handler(logger) is None
+    log_call(logger, "Instance.Provision", **arguments)  # type: ignore[arg-type]
+    handler.flush()
+    direct, standard = stream.getvalue().splitlines()
+    assert direct == standard
+    assert "t0k" not in direct
+
+
+def test_the_call_line_takes_the_standard_path_when_anything_else_could_see_it() -> None:
+    handler = BufferedStreamHandler(io.StringIO())
+    handler.setFormatter(TextFormatter())
+    parent = logging.getLogger("tests.log_output.paths")
+    child = logging.getLogger("tests.log_output.paths.child")
+    parent.propagate = False
+    parent.handlers = [handler]
+    try:
+        assert _direct_handler(child) is handler
+        parent.handlers = [handler, logging.StreamHandler(io.StringIO())]
+        assert _direct_handler(child) is None  # a second handler
+        parent.handlers = [handler]
+        handler.setLevel(logging.WARNING)
+        assert _direct_handler(child) is None  # the handler would drop it
+        handler.setLevel(logging.NOTSET)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        assert _direct_handler(child) is None  # a formatter of somebody else's
+        handler.setFormatter(TextFormatter())
+        factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(lambda *a, **k: factory(*a, **k))
+        try:
+            assert _direct_handler(child) is None  # a record factory of somebody else's
+        finally:
+            logging.setLogRecordFactory(factory)
+        assert _direct_handler(child) is handler
+    finally:
+        parent.handlers = []
