@@ -5,7 +5,10 @@ regex, one write and flush per line).
 
 Both write to a file, as the benchmark's daemons write their stderr, from inside a running event
 loop: ``per_iteration`` lines, then one loop iteration (the daemon at c=64 answers many calls per
-iteration, at c=1 about one). Each side keeps its best of alternating rounds.
+iteration, at c=1 about one). The line as ``serve`` writes it now is written with the lines of up
+to 50 ms (:data:`~instance_rpc.log_output.FLUSH_INTERVAL`), so for it the iterations matter
+little; the line as before was written once per line. Each side keeps its best of alternating
+rounds.
 """
 
 from __future__ import annotations

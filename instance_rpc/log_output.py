@@ -1,15 +1,16 @@
 """Writing log lines cheaply: a cached timestamp, a text formatter without ``%`` templates, and a
-stream handler that writes once per event-loop iteration instead of once per line.
+stream handler that writes the lines of up to 50 ms at once instead of once per line.
 
 :class:`TextFormatter` gives exactly what ``logging.Formatter(TEXT_FORMAT)`` gives
 (``2026-11-30 17:02:41,222 INFO name: message``, then the traceback and stack, if any), with the
 date part made by ``strftime`` once per second and the whole timestamp reused within a millisecond.
 
 :class:`BufferedStreamHandler` collects the lines logged on a thread running an event loop and
-writes them together from a callback (``loop.call_soon``) the first of them schedules: once per
-loop iteration. A WARNING or worse, a line from any other thread or with no loop running, a
-``flush()``, ``close()``, :func:`logging.shutdown` (which runs at exit, an uncaught exception's
-included) and :func:`flush_logs` write everything pending at once, in the order logged. The
+writes them together from a callback the first of them schedules ``flush_interval`` seconds
+later (:data:`FLUSH_INTERVAL`, 50 ms; 0: at the end of the loop iteration). A WARNING or worse, a
+line from any other thread or with no loop running, a ``flush()``, ``close()``,
+:func:`logging.shutdown` (which runs at exit, an uncaught exception's included) and
+:func:`flush_logs` write everything pending at once, in the order logged. The
 handler's lock orders lines from every thread, so none is lost, reordered or split.
 """
 
@@ -21,7 +22,10 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["TEXT_FORMAT", "BufferedStreamHandler", "TextFormatter", "flush_logs"]
+__all__ = ["FLUSH_INTERVAL", "TEXT_FORMAT", "BufferedStreamHandler", "TextFormatter", "flush_logs"]
+
+FLUSH_INTERVAL = 0.05
+"""Seconds a line logged on an event loop may wait to be written with the lines after it."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -83,10 +87,14 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 class BufferedStreamHandler(logging.StreamHandler[TextIO]):
     """A :class:`logging.StreamHandler` (``stream``: default ``sys.stderr``) that writes the lines
-    logged during one event-loop iteration with one ``write`` (see the module docstring)."""
+    logged on an event loop within ``flush_interval`` seconds with one ``write`` (see the module
+    docstring)."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, flush_interval: float = FLUSH_INTERVAL
+    ) -> None:
         super().__init__(stream)
+        self.flush_interval = flush_interval
         self._pending: list[str] = []
         self._scheduled_on: asyncio.AbstractEventLoop | None = None
         self._write_pending_soon: Callable[[], None] = self._write_scheduled
@@ -118,7 +126,10 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         if loop is None:
             self._write_pending(record)
         elif self._scheduled_on is not loop:
-            loop.call_soon(self._write_pending_soon)
+            if self.flush_interval > 0:
+                loop.call_later(self.flush_interval, self._write_pending_soon)
+            else:
+                loop.call_soon(self._write_pending_soon)
             self._scheduled_on = loop
 
     def flush(self) -> None:

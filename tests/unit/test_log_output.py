@@ -10,13 +10,19 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from instance_rpc.log_format import JsonFormatter, _direct_handler, log_call
-from instance_rpc.log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter
+from instance_rpc.log_output import (
+    FLUSH_INTERVAL,
+    TEXT_FORMAT,
+    BufferedStreamHandler,
+    TextFormatter,
+)
 from instance_rpc.logs import RedactingFilter, redact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,9 +66,11 @@ def test_text_formatter_writes_what_logging_formatter_writes() -> None:
     assert compared == 33
 
 
-def _handler() -> tuple[BufferedStreamHandler, io.StringIO, logging.Logger]:
+def _handler(
+    flush_interval: float = 0,
+) -> tuple[BufferedStreamHandler, io.StringIO, logging.Logger]:
     stream = io.StringIO()
-    handler = BufferedStreamHandler(stream)
+    handler = BufferedStreamHandler(stream, flush_interval)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     logger = logging.getLogger(f"tests.log_output.{id(stream)}")
     logger.propagate = False
@@ -92,6 +100,22 @@ async def test_a_warning_writes_what_is_pending_first_at_once() -> None:
         logger.info("after")
         await asyncio.sleep(0)
         assert stream.getvalue().splitlines() == ["INFO before", "WARNING trouble", "INFO after"]
+    finally:
+        handler.close()
+
+
+async def test_by_default_lines_are_written_together_within_the_flush_interval() -> None:
+    handler, stream, logger = _handler(FLUSH_INTERVAL)
+    try:
+        started = time.monotonic()
+        logger.info("first")
+        await asyncio.sleep(0)
+        logger.info("second")
+        await asyncio.sleep(0)
+        if time.monotonic() - started < FLUSH_INTERVAL:
+            assert stream.getvalue() == ""  # still held: the interval has not passed
+        await asyncio.sleep(FLUSH_INTERVAL * 2)  # the write is due after one interval
+        assert stream.getvalue() == "INFO first\nINFO second\n"
     finally:
         handler.close()
 
