@@ -5,10 +5,10 @@ and error objects encoded (JSON-RPC 2.0 sections 4, 5 and 6). Params stay raw JS
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import msgspec
-from msgspec import Raw
+from msgspec import UNSET, Raw, UnsetType
 
 from .errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
 
@@ -86,8 +86,49 @@ def decode_request(item: Raw) -> dict[str, Raw]:
         raise RequestRejected(INVALID_REQUEST, "invalid request: expected a JSON object") from None
 
 
-def parse_body(body: bytes, max_batch: int) -> dict[str, Raw] | list[Raw]:
-    """The request or the batch of ``body`` (JSON-RPC 2.0 section 6).
+class CheckedRequest(NamedTuple):
+    """A request whose envelope is valid: its method, the id to answer with (``None`` for a
+    notification, JSON-RPC 2.0 section 4.1) and its params, raw (``None`` when absent)."""
+
+    method: str
+    request_id: Raw | None
+    params: Raw | None
+
+
+class _WellFormed(msgspec.Struct):
+    """A single request as well-behaved clients send it, decoded in one pass."""
+
+    jsonrpc: Literal["2.0"]
+    method: str
+    params: Raw | UnsetType = UNSET
+    id: Raw | UnsetType = UNSET
+
+
+_WELL_FORMED_DECODER = msgspec.json.Decoder(_WellFormed)
+
+
+def _well_formed(body: bytes) -> CheckedRequest | None:
+    """The checked request of ``body`` when it is one plainly valid request; ``None`` for anything
+    else (a batch, a fault), which the general path then parses and names precisely."""
+    try:
+        request = _WELL_FORMED_DECODER.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    raw_id = None if request.id is UNSET else request.id
+    if raw_id is not None:
+        try:
+            _ID_DECODER.decode(raw_id)
+        except msgspec.ValidationError:
+            return None
+    params = None if request.params is UNSET else request.params
+    if params is not None and memoryview(params)[:1].tobytes() != b"{":
+        return None
+    return CheckedRequest(request.method, raw_id, params)
+
+
+def parse_body(body: bytes, max_batch: int) -> CheckedRequest | dict[str, Raw] | list[Raw]:
+    """The request or the batch of ``body`` (JSON-RPC 2.0 section 6): a single valid request
+    already checked (:func:`check_request`), else the request object or the batch to check.
 
     Raises :class:`RequestRejected` for a body that is not one.
     """
@@ -96,6 +137,9 @@ def parse_body(body: bytes, max_batch: int) -> dict[str, Raw] | list[Raw]:
     except UnicodeDecodeError as exc:
         message = f"parse error: invalid UTF-8 at byte {exc.start}"
         raise RequestRejected(PARSE_ERROR, message) from None
+    checked = _well_formed(body)
+    if checked is not None:
+        return checked
     try:
         parsed = _BODY_DECODER.decode(body)
     except msgspec.ValidationError:
@@ -112,15 +156,6 @@ def parse_body(body: bytes, max_batch: int) -> dict[str, Raw] | list[Raw]:
         message = f"invalid request: batch of {len(parsed)} exceeds the limit of {max_batch}"
         raise RequestRejected(INVALID_REQUEST, message)
     return parsed
-
-
-class CheckedRequest(NamedTuple):
-    """A request whose envelope is valid: its method, the id to answer with (``None`` for a
-    notification, JSON-RPC 2.0 section 4.1) and its params, raw (``None`` when absent)."""
-
-    method: str
-    request_id: Raw | None
-    params: Raw | None
 
 
 def check_request(request: dict[str, Raw]) -> CheckedRequest:

@@ -37,6 +37,7 @@ from oslash.either import Left
 
 from .envelope import (
     ENCODER,
+    CheckedRequest,
     ErrorEnvelope,
     ErrorObject,
     RequestRejected,
@@ -136,6 +137,8 @@ class JsonRpcProtocol:
             if observer is not None:
                 observer.refused("bad_json" if exc.code == PARSE_ERROR else "invalid_request")
             return error_bytes(exc.code, exc.message)
+        if isinstance(parsed, CheckedRequest):
+            return await self._dispatch(parsed, observer)
         if isinstance(parsed, dict):
             return await self._handle_one(parsed, observer)
         answers = await asyncio.gather(*(self._handle_raw(item, observer) for item in parsed))
@@ -162,6 +165,11 @@ class JsonRpcProtocol:
             if observer is not None:
                 observer.refused("invalid_request")
             return error_bytes(exc.code, exc.message, exc.request_id)
+        return await self._dispatch(checked, observer)
+
+    async def _dispatch(
+        self, checked: CheckedRequest, observer: CallObserver | None
+    ) -> bytes | None:
         call = Call(checked.params, observer)
         found = get_method(self._methods, checked.method)
         if isinstance(found, Left):
