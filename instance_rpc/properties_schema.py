@@ -165,7 +165,9 @@ def _kind_check(expected: str) -> Check:
 
     def violation(properties: msgspec.Raw) -> str | None:
         view = memoryview(properties)
-        first = next((byte for byte in view if byte not in _WHITESPACE), None)
+        first: int | None = view[0] if len(view) else None
+        if first in _WHITESPACE:  # a decoded member never starts so; a Raw made by hand may
+            first = next((byte for byte in view if byte not in _WHITESPACE), None)
         if first is None:
             return "not JSON: empty"
         found = _KIND_BY_FIRST_BYTE.get(first, "number")
