@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import re
@@ -140,6 +141,11 @@ class DocumentStore:
             self.directory, sync=sync_directory, grouped=group_commit
         )
         self._lock_fd: int | None = self._lock()
+        # Temporary names: unique while this process holds the lock (next() on a count is
+        # atomic under the GIL); the random part keeps them apart from any temporary an earlier
+        # process left behind. No getrandom call, so no GIL hand-off, per document.
+        self._temporary_tag = secrets.token_hex(4)
+        self._temporary_numbers = itertools.count()
         self._remove_temporaries()
 
     def _lock(self) -> int:
@@ -242,8 +248,10 @@ class DocumentStore:
             for index, (instance_id, document) in enumerate(documents):
                 try:
                     target = self.path_of(instance_id)
+                    number = next(self._temporary_numbers)
                     temporary = (
-                        self.directory / f"{_TEMP_PREFIX}{instance_id}-{secrets.token_hex(4)}"
+                        self.directory
+                        / f"{_TEMP_PREFIX}{instance_id}-{self._temporary_tag}-{number}"
                     )
                     fd = os.open(temporary, _TEMP_FLAGS, 0o600)
                 except Exception as exc:
