@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from instance_rpc.errors import InstanceNotFound, InvalidProperties
 from instance_rpc.types import Description, Spec, json_kind, load_properties
 
 from ._encoded import encode_head, join_descriptions
+from ._random_ids import RandomHex
 from ._store import DocumentStore, check_instance_id
 from ._tag_index import TagIndex
 from ._write_queue import WriteQueue
@@ -131,6 +131,7 @@ class Inventory(Generic[R]):
         stop: Callable[[R], Awaitable[None]] | None = None,
     ) -> None:
         self._stop = stop
+        self._random = RandomHex()
         self._dying: dict[str, asyncio.Event] = {}
         self._store = DocumentStore(directory)
         self._writes = WriteQueue(self._store)
@@ -187,7 +188,7 @@ class Inventory(Generic[R]):
 
     def _new_id(self, prefix: str) -> str:
         while True:
-            candidate = f"{prefix}{secrets.token_hex(8)}"
+            candidate = f"{prefix}{self._random.token(8)}"
             if candidate not in self._records and candidate not in self._creating:
                 return candidate
 

@@ -11,7 +11,9 @@ Used by the ``file`` and ``process`` backends. Its rules:
   once share the directory ``fsync`` (group commit, ``plugins/_group_commit.py``): each still
   writes and syncs its own file and renames it, then waits for one directory sync begun after
   its rename. :meth:`DocumentStore.write_many` writes a batch in one thread: every file, then
-  every ``fsync``, every rename, and one directory sync.
+  one ``syncfs`` (else every ``fsync``), every rename, and one directory sync; it names files
+  relative to one directory descriptor and keeps no file open while a batch waits for
+  ``syncfs``, so a batch of 1,000 needs no more descriptors than a batch of one.
 - A document that cannot be read or decoded is logged and skipped, never fatal.
 - One process at a time: an exclusive ``flock`` on ``<dir>/.lock`` is held while the store is
   open; a second daemon on the same directory gets :class:`StateDirectoryLocked`.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import re
@@ -140,6 +143,11 @@ class DocumentStore:
             self.directory, sync=sync_directory, grouped=group_commit
         )
         self._lock_fd: int | None = self._lock()
+        # Temporary names: unique while this process holds the lock (next() on a count is
+        # atomic under the GIL); the random part keeps them apart from any temporary an earlier
+        # process left behind. No getrandom call, so no GIL hand-off, per document.
+        self._temporary_tag = secrets.token_hex(4)
+        self._temporary_numbers = itertools.count()
         self._remove_temporaries()
 
     def _lock(self) -> int:
@@ -230,58 +238,65 @@ class DocumentStore:
         still synced before its rename, and acknowledged only after the directory sync, so
         the guarantee is :meth:`write`'s. A batch is synced with one ``syncfs`` where that
         reports write-back errors (``plugins/_syncfs.py``; a failure then fails the whole
-        batch), else with one ``fsync`` per file. Raises ``OSError`` if the directory sync
-        fails: then none is acknowledged.
+        batch), else with one ``fsync`` per file. Raises ``OSError`` if the directory cannot
+        be opened or its sync fails: then none is acknowledged.
         """
         errors: list[Exception | None] = [None] * len(documents)
-        written: list[tuple[int, int, Path, Path]] = []  # index, fd, temporary, target
-        # Opened before any write, so syncfs reports every write-back error since (_syncfs.py).
+        written: list[tuple[int, str, str]] = []  # index, temporary, target (in the directory)
+        unsynced: list[tuple[int, int]] = []  # index, fd: files still to fsync one by one
         together = len(documents) > 1 and syncfs_usable()
-        directory_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY) if together else -1
+        # Every name below is relative to this descriptor: no path walk, no Path per document.
+        # Opened before any write, so syncfs reports every write-back error since (_syncfs.py).
+        directory_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            for index, (instance_id, document) in enumerate(documents):
-                try:
-                    target = self.path_of(instance_id)
-                    temporary = (
-                        self.directory / f"{_TEMP_PREFIX}{instance_id}-{secrets.token_hex(4)}"
-                    )
-                    fd = os.open(temporary, _TEMP_FLAGS, 0o600)
-                except Exception as exc:
-                    errors[index] = exc
-                    continue
-                written.append((index, fd, temporary, target))
-                try:
-                    _write_all(fd, document)
-                except Exception as exc:
-                    errors[index] = exc
-            if together:
-                try:
-                    syncfs(directory_fd)  # every document's data at once: one disk flush
-                except Exception as exc:
-                    errors = [error or exc for error in errors]
-            else:
-                for index, fd, _, _ in written:
-                    if errors[index] is None:
+            try:
+                for index, (instance_id, document) in enumerate(documents):
+                    try:
+                        target = check_instance_id(instance_id) + _SUFFIX
+                        number = next(self._temporary_numbers)
+                        temporary = f"{_TEMP_PREFIX}{instance_id}-{self._temporary_tag}-{number}"
+                        fd = os.open(temporary, _TEMP_FLAGS, 0o600, dir_fd=directory_fd)
+                    except Exception as exc:
+                        errors[index] = exc
+                        continue
+                    written.append((index, temporary, target))
+                    try:
+                        _write_all(fd, document)
+                    except Exception as exc:
+                        errors[index] = exc
+                    if together or errors[index] is not None:
+                        os.close(fd)  # syncfs needs no descriptor: a batch holds none open
+                    else:
+                        unsynced.append((index, fd))
+                if together:
+                    try:
+                        syncfs(directory_fd)  # every document's data at once: one disk flush
+                    except Exception as exc:
+                        errors = [error or exc for error in errors]
+                else:
+                    for index, fd in unsynced:
                         try:
                             os.fsync(fd)
                         except Exception as exc:
                             errors[index] = exc
+            finally:
+                for _, fd in unsynced:
+                    os.close(fd)
+            renamed = 0
+            for index, temporary, target in written:
+                try:
+                    if errors[index] is None:
+                        os.replace(
+                            temporary, target, src_dir_fd=directory_fd, dst_dir_fd=directory_fd
+                        )
+                        renamed += 1
+                        continue
+                except Exception as exc:
+                    errors[index] = exc
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=directory_fd)
         finally:
-            for _, fd, _, _ in written:
-                os.close(fd)
-            if together:
-                os.close(directory_fd)
-        renamed = 0
-        for index, _, temporary, target in written:
-            try:
-                if errors[index] is None:
-                    os.replace(temporary, target)
-                    renamed += 1
-                    continue
-            except Exception as exc:
-                errors[index] = exc
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
+            os.close(directory_fd)
         if renamed:
             self._directory_sync.wait_durable()
         return errors

@@ -5,12 +5,14 @@ a document that cannot be written fails alone. Syncs are counted, nothing is tim
 from __future__ import annotations
 
 import asyncio
+import resource
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from instance_rpc_plugins._store import DocumentStore, InvalidInstanceID
-from instance_rpc_plugins._syncfs import _kernel_release
+from instance_rpc_plugins._syncfs import _kernel_release, syncfs_usable
 from instance_rpc_plugins._write_queue import WriteQueue
 from tests.plugins.test_group_commit import SyncLog, _acknowledged_after_a_covering_sync
 
@@ -107,6 +109,35 @@ async def test_writes_of_one_id_land_in_call_order(state: Path) -> None:
     finally:
         store.close()
     assert _stored(state) == {"i-1": b'{"n":9}'}
+
+
+@pytest.fixture
+def few_descriptors() -> Iterator[int]:
+    """This process may open only 64 more descriptors than it has open now, for the test."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    allowed = len(list(Path("/proc/self/fd").iterdir())) + 64
+    resource.setrlimit(resource.RLIMIT_NOFILE, (allowed, hard))
+    try:
+        yield allowed
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.skipif(not syncfs_usable(), reason="batches are synced file by file here")
+def test_a_batch_synced_at_once_holds_no_descriptor_per_document(
+    state: Path, few_descriptors: int
+) -> None:
+    """1,000 concurrent Provisions come with up to 1,000 connections: a batch that kept each
+    document's file open until its sync would run out of descriptors (EMFILE)."""
+    store = DocumentStore(state)
+    try:
+        documents = [(f"i-{n}", f'{{"n":{n}}}'.encode()) for n in range(few_descriptors * 2)]
+        errors = store.write_many(documents)
+    finally:
+        store.close()
+    assert errors == [None] * len(documents)
+    assert _stored(state) == {i: document for i, document in documents}
+    assert not _temporaries(state)
 
 
 @pytest.mark.parametrize(
