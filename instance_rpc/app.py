@@ -21,6 +21,7 @@ from .errors import INTERNAL_ERROR, INVALID_REQUEST
 from .logs import redact
 from .metrics import METRICS_KEY, METRICS_PATH, Metrics
 from .service import InstanceService
+from .streaming import StreamedAnswer, send_streamed
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
@@ -100,7 +101,7 @@ def create_app(
             counted.refused(reason)
         return _error_response(service, status, message)
 
-    async def rpc(request: web.Request) -> web.Response:
+    async def rpc(request: web.Request) -> web.StreamResponse:
         if request.content_type not in ACCEPTED_CONTENT_TYPES and request.headers.get(
             "Content-Type"
         ):
@@ -120,17 +121,19 @@ def create_app(
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("<- %s", redact(body.decode(errors="replace")))
         try:
-            answer = await service.handle(body, counted)
+            answer = await service.respond(body, counted)
         except Exception:
             logger.exception("unexpected failure answering a request")
             answer = service.error_body(INTERNAL_ERROR, "internal error")
         if answer is None:
             return web.Response(status=204)
+        if isinstance(answer, StreamedAnswer):
+            return await send_streamed(request, answer)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s", redact(answer.decode(errors="replace")))
         return _json_response(answer)
 
-    async def route(request: web.Request) -> web.Response:
+    async def route(request: web.Request) -> web.StreamResponse:
         if request.method == "POST":
             return await rpc(request)
         document = served.get(request.path)
