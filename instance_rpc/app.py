@@ -21,7 +21,8 @@ from .errors import INTERNAL_ERROR, INVALID_REQUEST
 from .logs import redact
 from .metrics import METRICS_KEY, METRICS_PATH, Metrics
 from .service import InstanceService
-from .streaming import StreamedAnswer, send_streamed
+from .streamed_response import send_streamed
+from .streaming import StreamedAnswer
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
