@@ -199,3 +199,18 @@ async def test_a_failure_before_the_first_piece_is_a_json_rpc_error(sock_dir: Pa
     assert head.startswith(b"HTTP/1.1 200")
     assert answer["error"]["code"] == -32603
     assert "inventory" not in json.dumps(answer)  # no backend text or traceback on the wire
+
+
+async def test_a_client_leaving_in_the_middle_of_a_stream_leaves_the_daemon_serving(
+    sock_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = await filled(20 * SLICE)
+    async with running_server(backend, sock_dir / "p.sock") as path:
+        for _ in range(3):
+            head, reader = await raw_exchange(path, DESCRIBE)
+            assert "transfer-encoding: chunked" in header_lines(head)
+            await reader.readexactly(1000)  # then the connection is gone (closed on exit)
+        async with PluginClient(path) as client:
+            described = await client.describe_instances(None, properties=True)
+    assert len(described) == 20 * SLICE
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
