@@ -81,6 +81,8 @@ class MemoryPlugin:
         self._id_prefix = id_prefix
         self._next_number = itertools.count(1)
         self._instances: dict[str, _Record] = {}
+        # Each instance's record.encoded too, in creation order: all of them are one list() away.
+        self._encoded: dict[str, bytes] = {}
         self._by_logical_id: dict[str, str] = {}
         self._index = TagIndex()
 
@@ -108,6 +110,7 @@ class MemoryPlugin:
         self._instances[instance_id] = _Record(
             instance_id, number, spec.logical_id, tags, encoded, len(head)
         )
+        self._encoded[instance_id] = encoded
         self._index.add(instance_id, tags)
         if spec.logical_id is not None:
             self._by_logical_id[spec.logical_id] = instance_id
@@ -118,11 +121,13 @@ class MemoryPlugin:
         tags = {**record.tags, **_shared(labels)}
         self._index.retag(instance, record.tags, tags)
         record.retagged(tags)
+        self._encoded[instance] = record.encoded
 
     async def destroy(self, instance: str, context: Context) -> None:
         record = self._instances.pop(instance, None)
         if record is None:
             raise InstanceNotFound(instance)
+        del self._encoded[instance]
         self._index.remove(instance, record.tags)
         if record.logical_id is not None:
             self._by_logical_id.pop(record.logical_id, None)
@@ -161,6 +166,8 @@ class MemoryPlugin:
         """What :meth:`describe_instances` answers, as the wire's ``Descriptions`` array (see
         :class:`~instance_rpc.spi.EncodedDescriber`): the descriptions as they are now, sent
         in slices when there are many."""
+        if properties and not tags:
+            return descriptions_array(list(self._encoded.values()))
         found = self._matching(tags)
         if properties:
             return descriptions_array([r.encoded for r in found])
