@@ -4,7 +4,8 @@ The answer goes out with chunked transfer encoding (RFC 9112 section 7.1; Go's n
 reads it as any other body), one write per piece, each awaiting the peer's reading (aiohttp's
 drain), so the daemon holds about one piece of it at a time. A failure while the pieces are made:
 
-- before the first byte is sent (making the first piece): the request is answered with a
+- before the first byte is sent (making the first piece; for an HTTP/1.0 request, which gets
+  the answer joined, with its length: making any piece): the request is answered with a
   JSON-RPC ``-32603`` error, as any unexpected failure of the app is;
 - after it: the failure is logged and the connection aborted, without the chunked body's last
   chunk, so the client sees a broken answer (aiohttp: ``ClientPayloadError``; Go:
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from .envelope import error_bytes
 from .errors import INTERNAL_ERROR
@@ -26,15 +27,21 @@ __all__ = ["send_streamed"]
 logger = logging.getLogger(__name__)
 
 
+def _json_response(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json")
+
+
 async def send_streamed(request: web.BaseRequest, answer: StreamedAnswer) -> web.StreamResponse:
-    """Write ``answer`` as the response to ``request`` (HTTP 200, ``application/json``, chunked);
-    see the module's docstring for what a failure while writing does."""
+    """Write ``answer`` as the response to ``request`` (HTTP 200, ``application/json``, chunked;
+    joined, with its length, to an HTTP/1.0 request, which chunked encoding is not for); see the
+    module's docstring for what a failure while writing does."""
     try:
+        if request.version < HttpVersion11:
+            return _json_response(answer.join())
         first = next(answer.pieces, None)
     except Exception:
         logger.exception("unexpected failure answering a request")
-        body = error_bytes(INTERNAL_ERROR, "internal error")
-        return web.Response(body=body, content_type="application/json")
+        return _json_response(error_bytes(INTERNAL_ERROR, "internal error"))
     response = web.StreamResponse()
     response.content_type = "application/json"
     response.enable_chunked_encoding()

@@ -42,11 +42,13 @@ async def filled(count: int = COUNT) -> MemoryPlugin:
     return backend
 
 
-async def raw_exchange(path: Path, body: bytes) -> tuple[bytes, asyncio.StreamReader]:
+async def raw_exchange(
+    path: Path, body: bytes, version: str = "1.1"
+) -> tuple[bytes, asyncio.StreamReader]:
     """Send ``body`` as a Go client would; the response head and the reader of what follows."""
     reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 24)
     head = (
-        "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+        f"POST / HTTP/{version}\r\nHost: h\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     writer.write(head + body)
@@ -120,6 +122,23 @@ async def test_a_small_describe_keeps_its_content_length(sock_dir: Path) -> None
         body = await reader.readexactly(length)
     assert "transfer-encoding: chunked" not in lines
     assert len(json.loads(body)["result"]["Descriptions"]) == SLICE
+
+
+async def test_an_http_1_0_client_gets_the_large_answer_whole_with_its_length(
+    sock_dir: Path,
+) -> None:
+    backend = await filled()
+    joined = await InstanceService({"": backend}).handle(DESCRIBE)
+    async with running_server(backend, sock_dir / "p.sock") as path:
+        head, reader = await raw_exchange(path, DESCRIBE, version="1.0")
+        lines = header_lines(head)
+        length = next(
+            int(line.split(":")[1]) for line in lines if line.startswith("content-length")
+        )
+        body = await reader.readexactly(length)
+    assert head.startswith(b"HTTP/1.0 200")
+    assert "transfer-encoding: chunked" not in lines
+    assert body == joined
 
 
 async def test_a_batch_holding_a_large_describe_is_answered_whole(sock_dir: Path) -> None:
