@@ -6,7 +6,9 @@ in slices). For a single request, :mod:`instance_rpc.protocol` makes it a
 :class:`StreamedAnswer` (the response envelope's head, the pieces, its tail), which the HTTP app
 writes as the pieces are made (:mod:`instance_rpc.streamed_response`). In a batch, or for a
 caller that wants bytes, the answer is joined (:meth:`StreamedAnswer.join`): the same bytes
-either way. No transport here: this module is the protocol layer's.
+either way. The call's log line and metrics see it end when the method returns its
+:class:`StreamedResult`, before any piece is made or sent. No transport here: this module is
+the protocol layer's.
 """
 
 from __future__ import annotations
