@@ -31,12 +31,29 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    chunked = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
+        name = name.lower()
+        if name == b"content-length":
             length = int(value)
-            break
+        elif name == b"transfer-encoding":
+            chunked = value.strip().lower() == b"chunked"
+    if chunked:
+        return status, await _read_chunked(reader)
     return status, await reader.readexactly(length) if length else b""
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked body (RFC 9112 section 7.1), without trailers."""
+    parts: list[bytes] = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
 
 
 def _failed(status: int, body: bytes) -> bool:

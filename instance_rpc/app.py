@@ -22,6 +22,8 @@ from .errors import INTERNAL_ERROR, INVALID_REQUEST
 from .logs import redact
 from .metrics import METRICS_KEY, METRICS_PATH, Metrics
 from .service import InstanceService
+from .streamed_response import send_streamed
+from .streaming import StreamedAnswer
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
@@ -131,7 +133,7 @@ class AppHandler:
             self.metrics.refused(reason)
         return _error_response(self.service, status, message)
 
-    async def _rpc(self, request: web.BaseRequest) -> web.Response:
+    async def _rpc(self, request: web.BaseRequest) -> web.StreamResponse:
         content_type = request.headers.get(hdrs.CONTENT_TYPE)
         if (
             content_type
@@ -157,12 +159,14 @@ class AppHandler:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("<- %s", redact(body.decode(errors="replace")))
         try:
-            answer = await self.service.handle(body, self.metrics)
+            answer = await self.service.respond(body, self.metrics)
         except Exception:
             logger.exception("unexpected failure answering a request")
             answer = self.service.error_body(INTERNAL_ERROR, "internal error")
         if answer is None:
             return web.Response(status=204)
+        if isinstance(answer, StreamedAnswer):
+            return await send_streamed(request, answer)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s", redact(answer.decode(errors="replace")))
         return _json_response(answer)

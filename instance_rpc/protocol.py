@@ -15,6 +15,11 @@ Dispatch is synchronous on purpose: the registered methods only *start* the call
 kept in the :class:`Call`) and return at once; :meth:`JsonRpcProtocol.handle` then awaits it,
 also for notifications, which get no response.
 
+A method may return a :class:`~instance_rpc.streaming.StreamedResult` (a large answer produced
+in pieces): :meth:`JsonRpcProtocol.respond` hands a single request's back as a
+:class:`~instance_rpc.streaming.StreamedAnswer` to send as it is produced; batches and
+:meth:`JsonRpcProtocol.handle` join it.
+
 Every failure becomes a JSON-RPC error object: errors a method raises as :class:`RPCError` with
 their code, anything else as -32000 with its message. Tracebacks go to the log, never onto the wire.
 """
@@ -56,6 +61,7 @@ from .errors import (
 from .handshake import DEFAULT_TYPE_NAME
 from .log_format import log_call
 from .observe import CallObserver
+from .streaming import StreamedAnswer, StreamedResult
 
 __all__ = ["DEFAULT_MAX_BATCH", "Call", "JsonRpcProtocol", "MethodBody", "Result"]
 
@@ -131,6 +137,14 @@ class JsonRpcProtocol:
 
         ``observer`` is told of every call and refusal (the app's metrics).
         """
+        answer = await self.respond(body, observer)
+        return answer.join() if isinstance(answer, StreamedAnswer) else answer
+
+    async def respond(
+        self, body: bytes, observer: CallObserver | None = None
+    ) -> bytes | StreamedAnswer | None:
+        """As :meth:`handle`, but a single request's :class:`StreamedResult` comes back as a
+        :class:`StreamedAnswer`, for the transport to send as it is produced."""
         try:
             parsed = parse_body(body, self.max_batch)
         except RequestRejected as exc:
@@ -142,12 +156,18 @@ class JsonRpcProtocol:
         if isinstance(parsed, dict):
             return await self._handle_one(parsed, observer)
         answers = await asyncio.gather(*(self._handle_raw(item, observer) for item in parsed))
-        present = [answer for answer in answers if answer is not None]
+        present = [
+            answer.join() if isinstance(answer, StreamedAnswer) else answer
+            for answer in answers
+            if answer is not None
+        ]
         if not present:
             return None
         return b"[" + b",".join(present) + b"]"
 
-    async def _handle_raw(self, item: Raw, observer: CallObserver | None) -> bytes | None:
+    async def _handle_raw(
+        self, item: Raw, observer: CallObserver | None
+    ) -> bytes | StreamedAnswer | None:
         try:
             request = decode_request(item)
         except RequestRejected as exc:
@@ -158,7 +178,7 @@ class JsonRpcProtocol:
 
     async def _handle_one(
         self, request: dict[str, Raw], observer: CallObserver | None
-    ) -> bytes | None:
+    ) -> bytes | StreamedAnswer | None:
         try:
             checked = check_request(request)
         except RequestRejected as exc:
@@ -169,7 +189,7 @@ class JsonRpcProtocol:
 
     async def _dispatch(
         self, checked: CheckedRequest, observer: CallObserver | None
-    ) -> bytes | None:
+    ) -> bytes | StreamedAnswer | None:
         call = Call(checked.params, observer)
         found = get_method(self._methods, checked.method)
         if isinstance(found, Left):
@@ -188,6 +208,8 @@ class JsonRpcProtocol:
             return ENCODER.encode(ErrorEnvelope(error=error, id=checked.request_id))
         if isinstance(outcome, ErrorObject):
             return ENCODER.encode(ErrorEnvelope(error=outcome, id=checked.request_id))
+        if isinstance(outcome, StreamedResult):
+            return outcome.answer(checked.request_id)
         return ENCODER.encode(SuccessEnvelope(result=outcome, id=checked.request_id))
 
     def _wrap(self, name: str, body: MethodBody) -> Callable[[Call], Any]:

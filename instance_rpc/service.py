@@ -23,6 +23,7 @@ from .observe import CallObserver
 from .properties_schema import PropertiesDeclaration, declaration_of
 from .protocol import DEFAULT_MAX_BATCH, Call, JsonRpcProtocol, Result
 from .spi import EncodedDescriber, Plugin, VendorProvider
+from .streaming import PLACEHOLDER, StreamedAnswer, StreamedResult
 from .types import VendorInfo
 from .wire import (
     DescribeParams,
@@ -145,6 +146,14 @@ class InstanceService:
         """
         return await self._protocol.handle(body, observer)
 
+    async def respond(
+        self, body: bytes, observer: CallObserver | None = None
+    ) -> bytes | StreamedAnswer | None:
+        """As :meth:`handle`, but a large DescribeInstances answer of a single request comes
+        back in pieces (:class:`~instance_rpc.streaming.StreamedAnswer`) for the transport to
+        send as they are produced."""
+        return await self._protocol.respond(body, observer)
+
     # --- methods -------------------------------------------------------------------------------
 
     @staticmethod
@@ -203,7 +212,10 @@ class InstanceService:
         backend = self._backend(p.Type)
         if isinstance(backend, EncodedDescriber) and _encodes_what_it_describes(backend):
             encoded = await backend.describe_encoded(p.Tags, properties=p.Properties)
-            return EncodedDescribeResult(Type=p.Type, Descriptions=Raw(encoded))
+            if isinstance(encoded, bytes):
+                return EncodedDescribeResult(Type=p.Type, Descriptions=Raw(encoded))
+            template = EncodedDescribeResult(Type=p.Type, Descriptions=PLACEHOLDER)
+            return StreamedResult(template, encoded)
         # The backend's descriptions must be gone before the collector resumes: resuming with
         # 100,000 of them alive costs one long collection over all of them.
         with collector.paused():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from .types import (
@@ -106,6 +106,11 @@ class EncodedDescriber(Protocol):
     bytes ``msgspec.json.encode([WireDescription.from_description(d, properties) ...])`` gives
     (``instance_rpc.wire``: Go field names, ``Properties`` only when present and asked for),
     ``b"[]"`` when none match. The caller puts it in the answer as it is (``msgspec.Raw``).
+    A large array may come as an iterable of pieces whose concatenation is those bytes
+    (slices of, say, 1,000 descriptions): the daemon then sends each piece as it is produced
+    (:mod:`instance_rpc.streaming`), so the whole answer is never held. The pieces are produced
+    on the event loop, between writes: the instances must be chosen before returning, and each
+    piece must be cheap to make.
     The daemon uses it only when the class that defines ``describe_encoded`` also defines
     ``describe_instances``: a subclass that overrides ``describe_instances`` alone is described
     through its override.
@@ -113,4 +118,4 @@ class EncodedDescriber(Protocol):
 
     async def describe_encoded(
         self, tags: Mapping[str, str] | None, properties: bool = False
-    ) -> bytes: ...
+    ) -> bytes | Iterable[bytes]: ...

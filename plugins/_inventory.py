@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -37,7 +37,7 @@ import msgspec
 from instance_rpc.errors import InstanceNotFound, InvalidProperties
 from instance_rpc.types import Description, Spec, json_kind, load_properties
 
-from ._encoded import encode_head, join_descriptions
+from ._encoded import descriptions_array, encode_description, encode_head
 from ._random_ids import RandomHex
 from ._store import DocumentStore, check_instance_id
 from ._tag_index import TagIndex
@@ -284,17 +284,19 @@ class Inventory(Generic[R]):
             key=lambda record: record.ID,
         )
 
-    def encoded(self, records: list[R], with_properties: bool) -> bytes:
+    def encoded(self, records: list[R], with_properties: bool) -> bytes | Iterator[bytes]:
         """The wire's ``Descriptions`` array of ``records`` (cached ones), spliced from each
-        record's encoded head, built once per change (``plugins/_encoded.py``)."""
+        record's encoded head, built once per change (``plugins/_encoded.py``): bytes, or
+        pieces for a large array."""
         heads = self._heads
-        found = []
+        objects = []
         for record in records:
             head = heads.get(record.ID)
             if head is None:
                 head = heads[record.ID] = encode_head(record.ID, record.LogicalID, record.Tags)
-            found.append((head, record.stored_properties()))
-        return join_descriptions(found, with_properties)
+            properties = record.stored_properties() if with_properties else None
+            objects.append(encode_description(head, properties))
+        return descriptions_array(objects)
 
     async def put(self, record: R) -> None:
         """Write ``record`` durably, then cache it. Hold :attr:`lock`, except for a new ID

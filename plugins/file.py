@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -78,7 +78,7 @@ class FilePlugin:
 
     async def describe_encoded(
         self, tags: Mapping[str, str] | None, properties: bool = False
-    ) -> bytes:
+    ) -> bytes | Iterator[bytes]:
         """What :meth:`describe_instances` answers, as the wire's ``Descriptions`` array (see
         :class:`~instance_rpc.spi.EncodedDescriber`)."""
         return self._inventory.encoded(self._inventory.matching(tags), properties)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import msgspec
@@ -28,24 +28,40 @@ from instance_rpc.types import (
     load_properties,
 )
 
-from ._encoded import encode_head, join_descriptions
+from ._encoded import (
+    PROPERTIES_MEMBER,
+    descriptions_array,
+    encode_description,
+    encode_head,
+)
 from ._tag_index import TagIndex
 
 __all__ = ["MemoryPlugin"]
 
 
 class _Record(msgspec.Struct, gc=False):
-    """An instance as kept, with the head of its description encoded (``plugins/_encoded.py``,
-    rebuilt on Label). Untracked by the cyclic collector (``gc=False``): strings, a dict of
-    strings, bytes and raw JSON cannot form a cycle, so 100,000 instances add nothing to a
-    collection."""
+    """An instance as kept: its whole description encoded (``plugins/_encoded.py``, rebuilt on
+    Label), whose first ``head_length`` bytes are its head; the Properties are kept only there.
+    Untracked by the cyclic collector (``gc=False``): strings, a dict of strings and bytes
+    cannot form a cycle, so 100,000 instances add nothing to a collection."""
 
     id: str
     number: int
     logical_id: str | None
     tags: dict[str, str]
-    properties: msgspec.Raw | None
-    head: bytes
+    encoded: bytes
+    head_length: int
+
+    @property
+    def properties(self) -> msgspec.Raw | None:
+        start = self.head_length + len(PROPERTIES_MEMBER)
+        return msgspec.Raw(self.encoded[start:-1]) if len(self.encoded) > start else None
+
+    def retagged(self, tags: dict[str, str]) -> None:
+        head = encode_head(self.id, self.logical_id, tags)
+        self.encoded = head + self.encoded[self.head_length :]
+        self.head_length = len(head)
+        self.tags = tags
 
 
 def _shared(tags: Mapping[str, str]) -> dict[str, str]:
@@ -65,6 +81,8 @@ class MemoryPlugin:
         self._id_prefix = id_prefix
         self._next_number = itertools.count(1)
         self._instances: dict[str, _Record] = {}
+        # Each instance's record.encoded too, in creation order: all of them are one list() away.
+        self._encoded: dict[str, bytes] = {}
         self._by_logical_id: dict[str, str] = {}
         self._index = TagIndex()
 
@@ -87,12 +105,12 @@ class MemoryPlugin:
         number = next(self._next_number)
         instance_id = f"{self._id_prefix}{number}"
         tags = _shared(spec.tags)
-        # A decoded Raw is a view of the whole request body: copy it to keep only its bytes.
-        properties = None if spec.properties is None else spec.properties.copy()
         head = encode_head(instance_id, spec.logical_id, tags)
+        encoded = encode_description(head, spec.properties)
         self._instances[instance_id] = _Record(
-            instance_id, number, spec.logical_id, tags, properties, head
+            instance_id, number, spec.logical_id, tags, encoded, len(head)
         )
+        self._encoded[instance_id] = encoded
         self._index.add(instance_id, tags)
         if spec.logical_id is not None:
             self._by_logical_id[spec.logical_id] = instance_id
@@ -102,13 +120,14 @@ class MemoryPlugin:
         record = self._get(instance)
         tags = {**record.tags, **_shared(labels)}
         self._index.retag(instance, record.tags, tags)
-        record.tags = tags
-        record.head = encode_head(record.id, record.logical_id, tags)
+        record.retagged(tags)
+        self._encoded[instance] = record.encoded
 
     async def destroy(self, instance: str, context: Context) -> None:
         record = self._instances.pop(instance, None)
         if record is None:
             raise InstanceNotFound(instance)
+        del self._encoded[instance]
         self._index.remove(instance, record.tags)
         if record.logical_id is not None:
             self._by_logical_id.pop(record.logical_id, None)
@@ -143,11 +162,16 @@ class MemoryPlugin:
 
     async def describe_encoded(
         self, tags: Mapping[str, str] | None, properties: bool = False
-    ) -> bytes:
+    ) -> bytes | Iterator[bytes]:
         """What :meth:`describe_instances` answers, as the wire's ``Descriptions`` array (see
-        :class:`~instance_rpc.spi.EncodedDescriber`)."""
+        :class:`~instance_rpc.spi.EncodedDescriber`): the descriptions as they are now, sent
+        in slices when there are many."""
+        if properties and not tags:
+            return descriptions_array(list(self._encoded.values()))
         found = self._matching(tags)
-        return join_descriptions(((r.head, r.properties) for r in found), properties)
+        if properties:
+            return descriptions_array([r.encoded for r in found])
+        return descriptions_array([r.encoded[: r.head_length] + b"}" for r in found])
 
     def _get(self, instance: str) -> _Record:
         try:

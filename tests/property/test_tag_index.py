@@ -73,6 +73,8 @@ async def _check(plugin: Any, model: dict[str, dict[str, str]]) -> None:
             if with_properties:
                 assert [d.properties for d in found] == [d.properties for d in scan]
             encoded = await plugin.describe_encoded(wanted, properties=with_properties)
+            if not isinstance(encoded, bytes):
+                encoded = b"".join(encoded)
             assert encoded == msgspec.json.encode(
                 WireDescription.from_descriptions(found, with_properties)
             )

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import msgspec
+import pytest
+
 from instance_rpc.service import InstanceService
 from instance_rpc.types import Description, Spec
+from instance_rpc.wire import WireDescription
+from instance_rpc_plugins._encoded import SLICE
 from instance_rpc_plugins.memory import MemoryPlugin
 
 DESCRIBE = b'{"jsonrpc":"2.0","method":"Instance.DescribeInstances","params":{"Tags":{}},"id":1}'
@@ -55,3 +60,22 @@ async def test_a_subclass_overriding_describe_instances_alone_is_described_by_it
     assert await describe(backend) == [
         {"ID": "inst-1", "LogicalID": None, "Tags": {"a": "b", "seen": "override"}}
     ]
+
+
+@pytest.mark.parametrize("count", [0, 1, SLICE, SLICE + 1, 3 * SLICE])
+@pytest.mark.parametrize("properties", [True, False])
+async def test_the_encoded_array_is_the_wire_encoding_whole_or_in_slices(
+    count: int, properties: bool
+) -> None:
+    backend = MemoryPlugin()
+    for number in range(count):
+        spec = Spec(tags={"n": str(number)}, properties={"n": number} if number % 2 else None)
+        await backend.provision(spec)
+    if count:
+        await backend.label("inst-1", {"labelled": "yes"})
+    encoded = await backend.describe_encoded(None, properties=properties)
+    pieces = [encoded] if isinstance(encoded, bytes) else list(encoded)
+    assert len(pieces) == (1 if count <= SLICE else -(-count // SLICE) + 1)
+    described = await backend.describe_instances(None, properties=properties)
+    wire = WireDescription.from_descriptions(described, properties)
+    assert b"".join(pieces) == msgspec.json.encode(wire)
