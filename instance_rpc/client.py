@@ -245,7 +245,8 @@ class PluginClient:
         idempotent: bool = False,
         timeout: float | None = None,
     ) -> _R:
-        await self.handshake()
+        if self._interface is None:  # the lock is only needed until the handshake is done
+            await self.handshake()
         return await self._retrying(
             lambda: self.call(method, params, result_type, timeout=timeout), idempotent=idempotent
         )
@@ -277,7 +278,9 @@ class PluginClient:
         answer = await self._transport.post(body, seconds, method)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("<- %s", redact(answer.decode(errors="replace")))
-        with collector.paused(len(answer) >= _LARGE_ANSWER):
+        if len(answer) < _LARGE_ANSWER:
+            return decode_response(method, answer, result_type)
+        with collector.paused():
             return decode_response(method, answer, result_type)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from . import delivery
 from .endpoints import Endpoint
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 # The client's logger name, which log configurations filter on, from before the transport split.
+_JSON_HEADERS = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"}))
+
 logger = logging.getLogger("instance_rpc.client")
 
 DEFAULT_TIMEOUT = 60.0
@@ -64,6 +68,10 @@ class Transport:
         self.socket_path = Path(endpoint.address) if endpoint.is_unix else None
         self._ssl = ssl
         self._session: aiohttp.ClientSession | None = None
+        # Made once rather than per call: aiohttp parses a URL string and copies a headers dict
+        # on every request.
+        self._urls: dict[str, URL] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def close(self) -> None:
         session, self._session = self._session, None
@@ -74,7 +82,9 @@ class Transport:
         if self._session is None or self._session.closed:
             connector = self.endpoint.connector(self._ssl)
             self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[delivery.trace_config()]
+                connector=connector,
+                trace_configs=[delivery.trace_config()],
+                cookie_jar=aiohttp.DummyCookieJar(),  # plugins set no cookies
             )
         return self._session
 
@@ -128,15 +138,22 @@ class Transport:
     async def _send(
         self, http_method: str, path: str, body: bytes | None, seconds: float, what: str
     ) -> bytes:
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.endpoint.base_url() + path)
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            if len(self._timeouts) > 64:  # callers choosing a new timeout per call
+                self._timeouts.clear()
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
         attempt = delivery.Attempt()
         try:
             async with self._http().request(
                 http_method,
-                self.endpoint.base_url() + path,
+                url,
                 data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=seconds),
+                headers=_JSON_HEADERS if body is not None else None,
+                timeout=timeout,
                 trace_request_ctx=attempt,
             ) as response:
                 attempt.answered = True
