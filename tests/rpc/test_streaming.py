@@ -116,9 +116,7 @@ async def test_a_small_describe_keeps_its_content_length(sock_dir: Path) -> None
     async with running_server(backend, sock_dir / "p.sock") as path:
         head, reader = await raw_exchange(path, DESCRIBE)
         lines = header_lines(head)
-        length = next(
-            int(line.split(":")[1]) for line in lines if line.startswith("content-length")
-        )
+        length = content_length(lines)
         body = await reader.readexactly(length)
     assert "transfer-encoding: chunked" not in lines
     assert len(json.loads(body)["result"]["Descriptions"]) == SLICE
@@ -132,13 +130,15 @@ async def test_an_http_1_0_client_gets_the_large_answer_whole_with_its_length(
     async with running_server(backend, sock_dir / "p.sock") as path:
         head, reader = await raw_exchange(path, DESCRIBE, version="1.0")
         lines = header_lines(head)
-        length = next(
-            int(line.split(":")[1]) for line in lines if line.startswith("content-length")
-        )
+        length = content_length(lines)
         body = await reader.readexactly(length)
     assert head.startswith(b"HTTP/1.0 200")
     assert "transfer-encoding: chunked" not in lines
     assert body == joined
+
+
+def content_length(lines: set[str]) -> int:
+    return next(int(line.split(":")[1]) for line in lines if line.startswith("content-length"))
 
 
 async def test_a_batch_holding_a_large_describe_is_answered_whole(sock_dir: Path) -> None:
@@ -147,9 +147,7 @@ async def test_a_batch_holding_a_large_describe_is_answered_whole(sock_dir: Path
     async with running_server(backend, sock_dir / "p.sock") as path:
         head, reader = await raw_exchange(path, batch)
         lines = header_lines(head)
-        length = next(
-            int(line.split(":")[1]) for line in lines if line.startswith("content-length")
-        )
+        length = content_length(lines)
         answers = json.loads(await reader.readexactly(length))
     assert "transfer-encoding: chunked" not in lines
     by_id = {answer["id"]: answer for answer in answers}
@@ -211,9 +209,7 @@ async def test_a_failure_before_the_first_piece_is_a_json_rpc_error(sock_dir: Pa
     async with running_server(backend, sock_dir / "p.sock") as path:
         head, reader = await raw_exchange(path, DESCRIBE)
         lines = header_lines(head)
-        length = next(
-            int(line.split(":")[1]) for line in lines if line.startswith("content-length")
-        )
+        length = content_length(lines)
         answer = json.loads(await reader.readexactly(length))
     assert head.startswith(b"HTTP/1.1 200")
     assert answer["error"]["code"] == -32603
