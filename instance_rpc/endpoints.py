@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .delivery import TCPConnector, UnixConnector
 from .discovery import PluginName, plugins_dir, resolve
 from .errors import DiscoveryError, PluginNotFound
 from .listen_files import LISTEN_SUFFIX, read_listen_file
@@ -51,10 +52,10 @@ class Endpoint(NamedTuple):
     def connector(self, context: ssl.SSLContext | None) -> aiohttp.BaseConnector:
         """A connector for this endpoint; ``context`` is used for HTTPS (default: system CAs)."""
         if self.is_unix:
-            return aiohttp.UnixConnector(path=self.address)
+            return UnixConnector(path=self.address)
         if self.scheme == "https":
-            return aiohttp.TCPConnector(ssl=context or ssl.create_default_context())
-        return aiohttp.TCPConnector()
+            return TCPConnector(ssl=context or ssl.create_default_context())
+        return TCPConnector()
 
 
 def parse_url(url: str, type_name: str = "") -> Endpoint:

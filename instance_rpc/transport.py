@@ -83,7 +83,6 @@ class Transport:
             connector = self.endpoint.connector(self._ssl)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                trace_configs=[delivery.trace_config()],
                 cookie_jar=aiohttp.DummyCookieJar(),  # plugins set no cookies
             )
         return self._session
@@ -148,16 +147,16 @@ class Transport:
             timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
         attempt = delivery.Attempt()
         try:
-            async with self._http().request(
-                http_method,
-                url,
-                data=body,
-                headers=_JSON_HEADERS if body is not None else None,
-                timeout=timeout,
-                trace_request_ctx=attempt,
-            ) as response:
-                attempt.answered = True
-                payload = await response.read()
+            with delivery.attempting(attempt):
+                async with self._http().request(
+                    http_method,
+                    url,
+                    data=body,
+                    headers=_JSON_HEADERS if body is not None else None,
+                    timeout=timeout,
+                ) as response:
+                    attempt.answered = True
+                    payload = await response.read()
         except TimeoutError:
             raise CallTimeout(what, seconds, self.address) from None
         except aiohttp.ClientError as exc:
