@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per small-call run")
     parser.add_argument("--instances", type=int, default=100_000, help="instances to describe")
     parser.add_argument("--repeats", type=int, default=5, help="DescribeInstances calls per size")
-    parser.add_argument("--rounds", type=int, default=2, help="measurements per figure and side")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per figure and side")
     parser.add_argument(
         "--provisions", type=int, default=1_000, help="concurrent Provisions to the file backend"
     )
