@@ -64,8 +64,11 @@ class _Record(msgspec.Struct, gc=False):
         self.tags = tags
 
 
-def _shared(tags: Mapping[str, str]) -> dict[str, str]:
-    # Many instances carry the same tags (a group's name): one string object for all of them.
+_SHARED_TAG_SETS = 1024
+"""Distinct tag sets the backend keeps one dict of (it starts afresh beyond that)."""
+
+
+def _interned(tags: Mapping[str, str]) -> dict[str, str]:
     return {sys.intern(key): sys.intern(value) for key, value in tags.items()}
 
 
@@ -85,6 +88,18 @@ class MemoryPlugin:
         self._encoded: dict[str, bytes] = {}
         self._by_logical_id: dict[str, str] = {}
         self._index = TagIndex()
+        # Many instances carry the same tags (a group's): one dict for all of them, never changed
+        # in place (Label gives an instance a new one; describe hands out copies).
+        self._tag_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+    def _shared(self, tags: Mapping[str, str]) -> dict[str, str]:
+        key = tuple(tags.items())
+        found = self._tag_sets.get(key)
+        if found is None:
+            if len(self._tag_sets) >= _SHARED_TAG_SETS:
+                self._tag_sets.clear()
+            found = self._tag_sets[key] = _interned(tags)
+        return found
 
     def vendor_info(self) -> VendorInfo:
         return VendorInfo(name="instance-rpc-memory", version="0.1.0")
@@ -104,7 +119,7 @@ class MemoryPlugin:
                 return existing
         number = next(self._next_number)
         instance_id = f"{self._id_prefix}{number}"
-        tags = _shared(spec.tags)
+        tags = self._shared(spec.tags)
         head = encode_head(instance_id, spec.logical_id, tags)
         encoded = encode_description(head, spec.properties)
         self._instances[instance_id] = _Record(
@@ -118,7 +133,7 @@ class MemoryPlugin:
 
     async def label(self, instance: str, labels: Mapping[str, str]) -> None:
         record = self._get(instance)
-        tags = {**record.tags, **_shared(labels)}
+        tags = self._shared({**record.tags, **labels})
         self._index.retag(instance, record.tags, tags)
         record.retagged(tags)
         self._encoded[instance] = record.encoded
