@@ -82,6 +82,10 @@ def info(name: str, output: str, schema: bool) -> None:
     if schema:
         declared = type_info(raw, type_name)
         if declared is None or isinstance(declared.PropertiesSchema, msgspec.UnsetType):
+            served = call_plugin(name, _instance_types)
+            if type_name and type_name not in served:
+                listed = ", ".join(served) or "none"
+                fail(f"{name}: the plugin serves no type {type_name!r} (types: {listed})")
             shown = repr(type_name) if type_name else "the default type"
             fail(f"{name}: no Properties schema declared for {shown}")
         click.echo(msgspec.json.format(msgspec.json.encode(declared.PropertiesSchema)).decode())
@@ -92,3 +96,11 @@ def info(name: str, output: str, schema: bool) -> None:
         document = msgspec.json.decode(raw, type=PluginInfo)
         warnings = msgspec.json.decode(raw, type=_Warnings).Warnings
         click.echo(render_info(document, warnings))
+
+
+async def _instance_types(client: PluginClient) -> list[str]:
+    """The Instance type names the plugin serves (``"."`` is the default)."""
+    offered = await client.hello()
+    return sorted(
+        {name for spec, names in offered.items() if spec.name == "Instance" for name in names}
+    )

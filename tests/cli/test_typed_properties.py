@@ -70,6 +70,14 @@ def test_info_schema_of_the_default_type(plugins_dir: Path, daemon: Path) -> Non
     assert (result.returncode, json.loads(result.stdout)) == (0, {"type": "object"})
 
 
+def test_info_schema_of_a_type_the_plugin_does_not_serve(plugins_dir: Path, daemon: Path) -> None:
+    result = run(plugins_dir, "info", "local/nope", "--schema")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "instance-rpc: local/nope: the plugin serves no type 'nope' (types: ., memory, process)\n"
+    )
+
+
 def test_validate_names_the_field_locally(plugins_dir: Path, daemon: Path, tmp_path: Path) -> None:
     spec = tmp_path / "worker.json"
     spec.write_text('{"Properties": {"env": {"PORT": "80"}, "stop_grace_seconds": "5"}}')
