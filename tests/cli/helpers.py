@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import socketserver
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler
@@ -28,6 +33,33 @@ class RecordingPlugin(MemoryPlugin):
     async def destroy(self, instance: str, context: Context) -> None:
         await super().destroy(instance, context)
         self.destroyed.append((instance, context.reason))
+
+
+@contextlib.contextmanager
+def plugins_directory(prefix: str) -> Iterator[Path]:
+    """A fresh ``plugins`` directory (under ``/tmp``: socket paths must stay short), removed
+    with its parent afterwards."""
+    home = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    directory = home / "plugins"
+    directory.mkdir()
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_command(plugins_dir: Path, *args: str, input: str = "") -> subprocess.CompletedProcess[str]:
+    """``instance-rpc ARGS`` in a process of its own, finding plugins in ``plugins_dir``."""
+    env = {**os.environ, "INFRAKIT_PLUGINS_DIR": str(plugins_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "instance_rpc", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 class Cli:

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,19 +12,14 @@ import pytest
 
 from instance_rpc.testing.daemon import serve_in_thread, spawn_daemon
 from instance_rpc_plugins._process_settings import ProcessProperties
-from tests.cli.helpers import Cli
+from tests.cli.helpers import Cli, plugins_directory, run_command
 from tests.recording_backend import Recording
 
 
 @pytest.fixture(scope="module")
 def plugins_dir() -> Iterator[Path]:
-    home = Path(tempfile.mkdtemp(prefix="irpc-typed-", dir="/tmp"))
-    directory = home / "plugins"
-    directory.mkdir()
-    try:
+    with plugins_directory("irpc-typed-") as directory:
         yield directory
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -41,21 +31,8 @@ def daemon(plugins_dir: Path) -> Iterator[Path]:
         yield path
 
 
-def run(plugins_dir: Path, *args: str, input: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INFRAKIT_PLUGINS_DIR": str(plugins_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "instance_rpc", *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_info_schema_prints_the_types_json_schema(plugins_dir: Path, daemon: Path) -> None:
-    result = run(plugins_dir, "info", "local/process", "--schema")
+    result = run_command(plugins_dir, "info", "local/process", "--schema")
     assert (result.returncode, result.stderr) == (0, "")
     schema = json.loads(result.stdout)
     jsonschema.validators.validator_for(schema).check_schema(schema)
@@ -66,12 +43,12 @@ def test_info_schema_prints_the_types_json_schema(plugins_dir: Path, daemon: Pat
 
 
 def test_info_schema_of_the_default_type(plugins_dir: Path, daemon: Path) -> None:
-    result = run(plugins_dir, "info", "local", "--schema")
+    result = run_command(plugins_dir, "info", "local", "--schema")
     assert (result.returncode, json.loads(result.stdout)) == (0, {"type": "object"})
 
 
 def test_info_schema_of_a_type_the_plugin_does_not_serve(plugins_dir: Path, daemon: Path) -> None:
-    result = run(plugins_dir, "info", "local/nope", "--schema")
+    result = run_command(plugins_dir, "info", "local/nope", "--schema")
     assert result.returncode == 1
     assert result.stderr == (
         "instance-rpc: local/nope: the plugin serves no type 'nope' (types: ., memory, process)\n"
@@ -81,19 +58,19 @@ def test_info_schema_of_a_type_the_plugin_does_not_serve(plugins_dir: Path, daem
 def test_validate_names_the_field_locally(plugins_dir: Path, daemon: Path, tmp_path: Path) -> None:
     spec = tmp_path / "worker.json"
     spec.write_text('{"Properties": {"env": {"PORT": "80"}, "stop_grace_seconds": "5"}}')
-    result = run(plugins_dir, "validate", "local/process", str(spec))
+    result = run_command(plugins_dir, "validate", "local/process", str(spec))
     assert result.returncode == 1
     assert result.stderr == (
         f"instance-rpc: {spec}: invalid Properties: "
         "must be a JSON number, got string - at `$.stop_grace_seconds`\n"
     )
-    fine = run(plugins_dir, "validate", "local/process", "-", input='{"Properties": {}}')
+    fine = run_command(plugins_dir, "validate", "local/process", "-", input='{"Properties": {}}')
     assert (fine.returncode, fine.stdout) == (0, "valid\n")
 
 
 def test_what_no_schema_can_say_is_still_the_plugins(plugins_dir: Path, daemon: Path) -> None:
     relative = '{"Properties": {"cwd": "relative/dir"}}'
-    result = run(plugins_dir, "validate", "local/process", "-", input=relative)
+    result = run_command(plugins_dir, "validate", "local/process", "-", input=relative)
     assert result.returncode == 1
     assert result.stderr == (
         "instance-rpc: local/process: invalid Properties: "
