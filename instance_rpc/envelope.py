@@ -115,15 +115,26 @@ def _well_formed(body: bytes) -> CheckedRequest | None:
     except (msgspec.DecodeError, RecursionError):
         return None
     raw_id = None if request.id is UNSET else request.id
-    if raw_id is not None:
-        try:
-            _ID_DECODER.decode(raw_id)
-        except msgspec.ValidationError:
-            return None
     params = None if request.params is UNSET else request.params
-    if params is not None and memoryview(params)[:1].tobytes() != b"{":
+    if not _valid_id(raw_id) or (params is not None and _opening(params) != b"{"):
         return None
     return CheckedRequest(request.method, raw_id, params)
+
+
+def _valid_id(raw_id: Raw | None) -> bool:
+    """Whether a request's id (``None``: absent) is a string, a number or null."""
+    if raw_id is None:
+        return True
+    try:
+        _ID_DECODER.decode(raw_id)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+def _opening(raw: Raw) -> bytes:
+    """The first byte of a raw member (a decoded member starts with its value)."""
+    return memoryview(raw)[:1].tobytes()
 
 
 def parse_body(body: bytes, max_batch: int) -> CheckedRequest | dict[str, Raw] | list[Raw]:
@@ -164,13 +175,10 @@ def check_request(request: dict[str, Raw]) -> CheckedRequest:
     Raises :class:`RequestRejected` (-32600, or -32602 for params given by position).
     """
     raw_id = request.get("id")
-    if raw_id is not None:
-        try:
-            _ID_DECODER.decode(raw_id)
-        except msgspec.ValidationError:
-            raise RequestRejected(
-                INVALID_REQUEST, "invalid request: id must be a string, number or null"
-            ) from None
+    if not _valid_id(raw_id):
+        raise RequestRejected(
+            INVALID_REQUEST, "invalid request: id must be a string, number or null"
+        )
     answer_id = _NULL if raw_id is None else raw_id
     if _decoded_str(request.get("jsonrpc")) != "2.0":
         raise RequestRejected(INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"', answer_id)
@@ -181,7 +189,7 @@ def check_request(request: dict[str, Raw]) -> CheckedRequest:
         )
     params = request.get("params")
     if params is not None:
-        first = memoryview(params)[:1].tobytes()
+        first = _opening(params)
         if first == b"[":
             raise RequestRejected(
                 INVALID_PARAMS,
