@@ -89,11 +89,6 @@ class Serving:
             raise RuntimeError("not set up")
         return self._protocol
 
-    @property
-    def metrics(self) -> Metrics | None:
-        """The app's metrics (``None`` without, or before :meth:`setup`)."""
-        return self._counted
-
     async def setup(self, info_warnings: list[str] | None = None) -> web.ServerRunner:
         """Build the app (its spec document carrying ``info_warnings``) and its runner."""
         if self._runner is not None:
