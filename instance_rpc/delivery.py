@@ -22,7 +22,7 @@ import errno
 import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -65,33 +65,24 @@ def attempting(attempt: Attempt) -> Iterator[Attempt]:
 class _ReuseNoting(aiohttp.BaseConnector):
     """Notes on the current :class:`Attempt` whether the connection it hands out was reused."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The connections handed out before (each gone once closed and dropped).
+        self._carried: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
+
     async def connect(
         self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
     ) -> Connection:
         connection = await super().connect(req, traces, timeout)
         protocol = connection.protocol
         if protocol is not None:
-            carried = _carried(self)
-            if protocol in carried:
+            if protocol in self._carried:
                 attempt = _CURRENT.get()
                 if attempt is not None:
                     attempt.reused = True
             else:
-                carried.add(protocol)
+                self._carried.add(protocol)
         return connection
-
-
-_CARRIED: weakref.WeakKeyDictionary[aiohttp.BaseConnector, weakref.WeakSet[ResponseHandler]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _carried(connector: aiohttp.BaseConnector) -> weakref.WeakSet[ResponseHandler]:
-    """The connections ``connector`` has handed out before (gone once closed and dropped)."""
-    found = _CARRIED.get(connector)
-    if found is None:
-        found = _CARRIED[connector] = weakref.WeakSet()
-    return found
 
 
 class UnixConnector(_ReuseNoting, aiohttp.UnixConnector):
