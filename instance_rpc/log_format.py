@@ -93,8 +93,10 @@ def log_call(
     if details:
         fields.update(details)
     message = redact(line)
+    if logger.disabled or not logger.isEnabledFor(logging.INFO):
+        return  # what logger.info would do with it
     direct = _direct_handler(logger)
-    if direct is None or logger.disabled or not logger.isEnabledFor(logging.INFO):
+    if direct is None:
         logger.info(message, extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
         return
     formatter = direct.formatter
