@@ -109,8 +109,12 @@ def test_stalled_requests_and_handshakes_time_out_while_calls_go_on(
             connections(STALLED, socket.AF_UNIX, str(path), HALF_REQUEST) as stalled,
             connections(HANDSHAKES, socket.AF_INET, ("127.0.0.1", port), HALF_CLIENT_HELLO),
         ):
+            # Every stalled peer accepted before the calls: the TLS call must meet the daemon
+            # holding all of them, not a listen backlog still full of half-open connections.
             wait_until(
-                lambda: descriptors(pid) >= before + STALLED, 30, "stalled connections accepted"
+                lambda: descriptors(pid) >= before + STALLED + HANDSHAKES,
+                30,
+                "stalled connections and handshakes accepted",
             )
             with SyncPluginClient(path, timeout=10, retries=0) as client:
                 assert client.describe_instances(None) == []
