@@ -12,6 +12,7 @@ from instance_rpc import eventloop
 from .log_cost import log_line_us_per_call
 from .metrics_cost import in_process_us_per_call, measure_metrics_cost
 from .report import machine, render, targets
+from .state import default_state_root, filesystem_of
 from .suite import Settings, run_suite
 
 
@@ -24,6 +25,12 @@ def main() -> None:
     parser.add_argument(
         "--provisions", type=int, default=1_000, help="concurrent Provisions to the file backend"
     )
+    parser.add_argument(
+        "--state-root",
+        help="where the file and process backends' state directories go "
+        "(default: the state root serve uses, ~/.local/state/instance-rpc; "
+        "see benchmarks/state.py)",
+    )
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
     settings = Settings(
@@ -32,6 +39,7 @@ def main() -> None:
         describe_repeats=args.repeats,
         rounds=args.rounds,
         provisions=args.provisions,
+        state_root=args.state_root,
     )
     results = eventloop.run(run_suite(settings))
     results.metrics = eventloop.run(measure_metrics_cost(settings))
@@ -39,6 +47,8 @@ def main() -> None:
     results.log_line_us = log_line_us_per_call(lines=max(640, int(10_000 * args.duration)))
     info = machine()
     info["loop"] = eventloop.loop_name()
+    info["state_root"] = str(Path(args.state_root or default_state_root()).absolute())
+    info["state_filesystem"] = filesystem_of(info["state_root"])
     print(render(results, info))
     document = {
         "machine": info,

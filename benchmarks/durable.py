@@ -27,7 +27,7 @@ from .servers import ServerProcess
 __all__ = ["file_provisions", "store_writes"]
 
 
-async def _file_daemon(scratch: Path, name: str, *options: str) -> ServerProcess:
+async def _file_daemon(scratch: Path, state: Path, name: str, *options: str) -> ServerProcess:
     return await ServerProcess.start(
         name,
         "benchmarks.daemon",
@@ -35,7 +35,7 @@ async def _file_daemon(scratch: Path, name: str, *options: str) -> ServerProcess
         "--plugin",
         "file",
         "--dir",
-        str(scratch / name),
+        str(state / name),
         *options,
         ready="listening on",
     )
@@ -45,11 +45,12 @@ _IN_FLIGHT = 100
 """Connections at once: more overflow the daemon's listen backlog (128) and are refused."""
 
 
-async def file_provisions(settings: Settings, scratch: Path) -> Pair:
-    """``settings.provisions`` Provisions to a file daemon, 100 in flight at once."""
-    grouped = await _file_daemon(scratch, "file-grouped")
+async def file_provisions(settings: Settings, scratch: Path, state: Path) -> Pair:
+    """``settings.provisions`` Provisions to a file daemon, 100 in flight at once; sockets in
+    ``scratch``, state directories in ``state``."""
+    grouped = await _file_daemon(scratch, state, "file-grouped")
     try:
-        single = await _file_daemon(scratch, "file-per-record", PER_RECORD_FSYNC)
+        single = await _file_daemon(scratch, state, "file-per-record", PER_RECORD_FSYNC)
         try:
             request = http_post(requests.provision_body())
             count = settings.provisions
@@ -72,7 +73,7 @@ async def file_provisions(settings: Settings, scratch: Path) -> Pair:
         await grouped.stop()
 
 
-async def store_writes(settings: Settings, scratch: Path) -> Pair:
+async def store_writes(settings: Settings, state: Path) -> Pair:
     """``settings.provisions`` concurrent writes to a :class:`DocumentStore` through a
     :class:`WriteQueue` (batches in one thread hop; one at a time with per-record fsync), in
     this process."""
@@ -93,8 +94,8 @@ async def store_writes(settings: Settings, scratch: Path) -> Pair:
         await asyncio.gather(*(write() for _ in range(settings.provisions)))
         return Sample(latencies, 0, time.perf_counter() - started).summary()
 
-    grouped = DocumentStore(scratch / "store-grouped")
-    single = DocumentStore(scratch / "store-per-record", group_commit=False)
+    grouped = DocumentStore(state / "store-grouped")
+    single = DocumentStore(state / "store-per-record", group_commit=False)
     try:
         return await compare(
             settings,

@@ -57,11 +57,12 @@ def write_records(directory: Path, backend: str, total: int, picked: int) -> Non
 
 
 async def seeded_daemon(
-    scratch: Path, backend: str, total: int, picked: int, *options: str
+    scratch: Path, state: Path, backend: str, total: int, picked: int, *options: str
 ) -> ServerProcess:
-    """A daemon serving ``backend`` on a state directory seeded with ``total`` records."""
+    """A daemon serving ``backend`` on a state directory in ``state`` seeded with ``total``
+    records, its socket in ``scratch``."""
     name = f"{backend}-{total}"
-    directory = scratch / name
+    directory = state / name
     await asyncio.to_thread(write_records, directory, backend, total, picked)
     return await ServerProcess.start(
         name,

@@ -35,6 +35,10 @@ class Settings:
     rounds: int = 3
     provisions: int = 1_000
     """Concurrent Provisions to the file backend (the durable-writes figure)."""
+    state_root: str | None = None
+    """Where the file and process backends' state directories go (a fresh directory in it,
+    removed at the end); ``None``: the default state root, where ``serve --plugin file`` keeps
+    its state (:func:`benchmarks.state.default_state_root`)."""
 
     @property
     def picked(self) -> int:

@@ -176,6 +176,7 @@ def render(results: Results, info: dict[str, Any]) -> str:
     lines = [
         f"Machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']}, "
         f"event loop {info['loop']}",
+        f"State directories: under {info['state_root']} ({info['state_filesystem']})",
         "",
         "Daemon (ratio to the bare baseline of the same run):",
         "",

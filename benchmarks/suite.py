@@ -24,6 +24,7 @@ from .inventories import describe_picked, provision_picked, seeded_daemon
 from .loadgen import fetch, hammer, http_post, http_request
 from .measure import Load, Measurement, Pair, Results, Settings, compare
 from .servers import ServerProcess
+from .state import state_directory
 
 __all__ = [
     "SMALL_BODIES",
@@ -187,16 +188,16 @@ async def _memory_picked(settings: Settings, scratch: Path, daemon: ServerProces
         await few.stop()
 
 
-async def _stored_picked(settings: Settings, scratch: Path) -> list[Pair]:
+async def _stored_picked(settings: Settings, scratch: Path, state: Path) -> list[Pair]:
     """The filtered describe on the file and process backends, large against few."""
     pairs = []
     for backend, total in (
         ("file", settings.instances),
         ("process", settings.process_instances),
     ):
-        large = await seeded_daemon(scratch, backend, total, settings.picked)
+        large = await seeded_daemon(scratch, state, backend, total, settings.picked)
         try:
-            few = await seeded_daemon(scratch, backend, settings.picked, settings.picked)
+            few = await seeded_daemon(scratch, state, backend, settings.picked, settings.picked)
             try:
                 pairs.append(
                     await describe_picked(settings, backend, total, settings.picked, large, few)
@@ -237,7 +238,8 @@ async def run_suite(settings: Settings) -> Results:
             results.pairs.extend(await _quiet_daemon(settings, str(scratch), bare))
         finally:
             await bare.stop()
-        results.pairs.extend(await _stored_picked(settings, scratch))
-        results.pairs.append(await file_provisions(settings, scratch))
-        results.pairs.append(await store_writes(settings, scratch))
+        with state_directory(settings.state_root) as state:
+            results.pairs.extend(await _stored_picked(settings, scratch, state))
+            results.pairs.append(await file_provisions(settings, scratch, state))
+            results.pairs.append(await store_writes(settings, state))
     return results

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
     quick = ["--duration", "0.5", "--instances", "200", "--repeats", "1", "--rounds", "1"]
-    quick += ["--provisions", "8"]
+    state_root = tmp_path / "state"
+    quick += ["--provisions", "8", "--state-root", str(state_root)]
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", *quick, "--output", str(output)],
         cwd=ROOT,
@@ -24,6 +25,9 @@ def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "Targets:" in completed.stdout
+    assert f"State directories: under {state_root} (" in completed.stdout
+    assert state_root.is_dir()  # made for the backends' state directories,
+    assert list(state_root.iterdir()) == []  # which are gone once the run ends
     document = json.loads(output.read_text())
     figures = [pair["figure"] for pair in document["pairs"]]
     assert figures[:2] == ["describe 20 properties=True", "describe 200 properties=True"]
