@@ -143,6 +143,8 @@ class ConnectionGuard(asyncio.Protocol):
         self._inner_connected = False
         self._deadline: float | None = None  # loop time by which a request head must be in
         self._handshake: asyncio.Task[None] | None = None
+        # TLS bytes read before start_tls took the transport over (see data_received).
+        self._early: list[bytes] | None = None
         self.busy = False
         cast(Any, inner).guard = self
 
@@ -158,9 +160,18 @@ class ConnectionGuard(asyncio.Protocol):
         if self._tls is None:
             self._connect_inner(transport)
         else:
+            self._early = []
             self._handshake = asyncio.ensure_future(self._start_tls(transport, self._tls))
 
     def data_received(self, data: bytes) -> None:
+        early = self._early
+        if early is not None:
+            # The peer's first TLS bytes, read before the handshake began (uvloop starts
+            # reading after connection_made even if it paused): kept for the TLS layer, which
+            # would otherwise wait for a ClientHello it never gets until its timeout.
+            early.append(data)
+            cast(asyncio.ReadTransport, self._transport).pause_reading()
+            return
         if not self.busy and self._deadline is None:
             self._arm(self._pool.limits.header_timeout)
         self._inner.data_received(data)
@@ -216,13 +227,20 @@ class ConnectionGuard(asyncio.Protocol):
         pool.handshakes += 1
         try:
             loop = asyncio.get_running_loop()
-            secured = await loop.start_tls(
-                cast(asyncio.WriteTransport, raw),
-                self,
-                context,
-                server_side=True,
-                ssl_handshake_timeout=pool.limits.header_timeout,
+            starting = asyncio.ensure_future(
+                loop.start_tls(
+                    cast(asyncio.WriteTransport, raw),
+                    self,
+                    context,
+                    server_side=True,
+                    ssl_handshake_timeout=pool.limits.header_timeout,
+                )
             )
+            # start_tls's first step swaps in its TLS protocol and schedules that protocol's
+            # connection_made, then the resumption of reading; one step later still, and before
+            # the loop polls for more bytes, the early ones are handed to it.
+            loop.call_soon(loop.call_soon, self._hand_over_early, raw, starting)
+            secured = await starting
         except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
             logger.debug("TLS handshake failed: %s", exc)
             pool.refused("tls_handshake_failed")
@@ -232,6 +250,18 @@ class ConnectionGuard(asyncio.Protocol):
         if secured is None or secured.is_closing():
             return
         self._connect_inner(secured)
+
+    def _hand_over_early(self, raw: asyncio.BaseTransport, starting: asyncio.Future[Any]) -> None:
+        if raw.is_closing() or starting.done():
+            self._early = None
+            return
+        if raw.get_protocol() is self:  # start_tls has not taken the transport yet
+            asyncio.get_running_loop().call_soon(self._hand_over_early, raw, starting)
+            return
+        early, self._early = self._early or [], None
+        tls_layer = raw.get_protocol()
+        for data in early:
+            _feed(tls_layer, data)
 
     def _arm(self, seconds: float) -> None:
         self._deadline = asyncio.get_running_loop().time() + seconds
@@ -249,3 +279,19 @@ class ConnectionGuard(asyncio.Protocol):
         logger.debug("no complete request within %gs: closing", self._pool.limits.header_timeout)
         self._pool.refused("header_timeout")
         self.abort()
+
+
+def _feed(protocol: asyncio.BaseProtocol, data: bytes) -> None:
+    """Deliver ``data`` to ``protocol`` as a transport would (``get_buffer`` and
+    ``buffer_updated`` for a buffered protocol, as asyncio's and uvloop's TLS layers are)."""
+    if not isinstance(protocol, asyncio.BufferedProtocol) and not hasattr(protocol, "get_buffer"):
+        cast(asyncio.Protocol, protocol).data_received(data)
+        return
+    buffered = cast(asyncio.BufferedProtocol, protocol)
+    view = memoryview(data)
+    while view:
+        buffer = memoryview(buffered.get_buffer(len(view)))
+        size = min(len(buffer), len(view))
+        buffer[:size] = view[:size]
+        buffered.buffer_updated(size)
+        view = view[size:]
