@@ -48,3 +48,19 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
         stranger_key=_write(directory, "stranger.key", stranger.private_key_pem),
         other_ca=_write(directory, "other-ca.pem", other.cert_pem),
     )
+
+
+def https_daemon_options(socket_path: Path, certs: Certs) -> list[str]:
+    """``serve`` options for a memory daemon on ``socket_path`` that also listens on
+    ``https://127.0.0.1:PORT`` (a free port, see :func:`advertised_url`) with the test CA's
+    server certificate."""
+    return [
+        "--socket", str(socket_path), "--plugin", "memory",
+        "--listen", "tcp://127.0.0.1:0",
+        "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key),
+    ]  # fmt: skip
+
+
+def advertised_url(socket_path: Path) -> str:
+    """The URL a daemon on ``socket_path`` advertises in ``<socket>.listen``."""
+    return socket_path.with_name(socket_path.name + ".listen").read_text().strip()

@@ -16,7 +16,7 @@ import pytest
 from instance_rpc import SyncPluginClient
 from instance_rpc.tls import client_context
 from tests.daemon import Daemon, running_daemon
-from tests.remote.conftest import Certs
+from tests.remote.conftest import Certs, advertised_url, https_daemon_options
 
 STALLED = 2000
 HANDSHAKES = 200
@@ -87,8 +87,7 @@ def connections(
 
 
 def tcp_port(socket_path: Path) -> int:
-    url = socket_path.with_name(socket_path.name + ".listen").read_text()
-    return int(url.rsplit(":", 1)[1])
+    return int(advertised_url(socket_path).rsplit(":", 1)[1])
 
 
 def test_stalled_requests_and_handshakes_time_out_while_calls_go_on(
@@ -96,12 +95,14 @@ def test_stalled_requests_and_handshakes_time_out_while_calls_go_on(
 ) -> None:
     path = sock_dir / "p"
     with running_daemon(
-        "--socket", str(path), "--plugin", "memory",
-        "--listen", "tcp://127.0.0.1:0",
-        "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key),
-        "--header-timeout", "15", "--max-connections", str(STALLED + HANDSHAKES + 100),
-        "--max-tls-handshakes", str(HANDSHAKES + 10),
-    ) as daemon:  # fmt: skip
+        *https_daemon_options(path, certs),
+        "--header-timeout",
+        "15",
+        "--max-connections",
+        str(STALLED + HANDSHAKES + 100),
+        "--max-tls-handshakes",
+        str(HANDSHAKES + 10),
+    ) as daemon:
         pid = daemon.process.pid
         before = descriptors(pid)
         port = tcp_port(path)
@@ -141,11 +142,8 @@ def test_at_the_connection_cap_an_idle_connection_makes_room(sock_dir: Path) -> 
 def test_handshakes_beyond_the_cap_are_closed_at_once(sock_dir: Path, certs: Certs) -> None:
     path = sock_dir / "p"
     daemon = Daemon(
-        "--socket", str(path), "--plugin", "memory",
-        "--listen", "tcp://127.0.0.1:0",
-        "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key),
-        "--header-timeout", "600", "--max-tls-handshakes", "5",
-    )  # fmt: skip
+        *https_daemon_options(path, certs), "--header-timeout", "600", "--max-tls-handshakes", "5"
+    )
     try:
         daemon.wait_listening()
         port = tcp_port(path)

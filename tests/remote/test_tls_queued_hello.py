@@ -12,7 +12,7 @@ from pathlib import Path
 from instance_rpc import SyncPluginClient
 from instance_rpc.tls import client_context
 from tests.daemon import running_daemon
-from tests.remote.conftest import Certs
+from tests.remote.conftest import Certs, advertised_url, https_daemon_options
 
 HEADER_TIMEOUT = 8.0
 
@@ -21,13 +21,9 @@ def test_a_client_hello_sent_while_the_daemon_was_busy_is_answered(
     sock_dir: Path, certs: Certs
 ) -> None:
     path = sock_dir / "p"
-    with running_daemon(
-        "--socket", str(path), "--plugin", "memory",
-        "--listen", "tcp://127.0.0.1:0",
-        "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key),
-        "--header-timeout", str(HEADER_TIMEOUT),
-    ) as daemon:  # fmt: skip
-        url = path.with_name(path.name + ".listen").read_text().replace("127.0.0.1", "localhost")
+    options = https_daemon_options(path, certs)
+    with running_daemon(*options, "--header-timeout", str(HEADER_TIMEOUT)) as daemon:
+        url = advertised_url(path).replace("127.0.0.1", "localhost")
         outcome: list[object] = []
 
         def call() -> None:
