@@ -12,7 +12,7 @@ from instance_rpc import eventloop
 from .log_cost import log_line_us_per_call
 from .metrics_cost import in_process_us_per_call, measure_metrics_cost
 from .report import machine, render, targets
-from .state import default_state_root, filesystem_of
+from .state import filesystem_of, state_root
 from .suite import Settings, run_suite
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     results.log_line_us = log_line_us_per_call(lines=max(640, int(10_000 * args.duration)))
     info = machine()
     info["loop"] = eventloop.loop_name()
-    info["state_root"] = str(Path(args.state_root or default_state_root()).absolute())
+    info["state_root"] = str(state_root(args.state_root))
     info["state_filesystem"] = filesystem_of(info["state_root"])
     print(render(results, info))
     document = {

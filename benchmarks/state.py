@@ -21,7 +21,7 @@ from pathlib import Path
 
 from instance_rpc_plugins._store import default_state_dir
 
-__all__ = ["default_state_root", "filesystem_of", "state_directory"]
+__all__ = ["default_state_root", "filesystem_of", "state_directory", "state_root"]
 
 
 def default_state_root() -> Path:
@@ -29,11 +29,16 @@ def default_state_root() -> Path:
     return default_state_dir("bench").parent
 
 
+def state_root(root: str | None) -> Path:
+    """``root`` (``--state-root``) as an absolute path; ``None``: :func:`default_state_root`."""
+    return (Path(root) if root is not None else default_state_root()).absolute()
+
+
 @contextmanager
 def state_directory(root: str | None) -> Iterator[Path]:
-    """A fresh directory in ``root`` (default :func:`default_state_root`, created if missing),
-    removed with everything in it on exit."""
-    parent = Path(root) if root is not None else default_state_root()
+    """A fresh directory in :func:`state_root` of ``root`` (created if missing), removed with
+    everything in it on exit."""
+    parent = state_root(root)
     parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-", dir=parent) as directory:
         yield Path(directory)
