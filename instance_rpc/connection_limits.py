@@ -255,11 +255,11 @@ class ConnectionGuard(asyncio.Protocol):
         if raw.is_closing() or starting.done():
             self._early = None
             return
-        if raw.get_protocol() is self:  # start_tls has not taken the transport yet
+        tls_layer = raw.get_protocol()
+        if tls_layer is self:  # start_tls has not taken the transport yet
             asyncio.get_running_loop().call_soon(self._hand_over_early, raw, starting)
             return
         early, self._early = self._early or [], None
-        tls_layer = raw.get_protocol()
         for data in early:
             _feed(tls_layer, data)
 
@@ -284,7 +284,7 @@ class ConnectionGuard(asyncio.Protocol):
 def _feed(protocol: asyncio.BaseProtocol, data: bytes) -> None:
     """Deliver ``data`` to ``protocol`` as a transport would (``get_buffer`` and
     ``buffer_updated`` for a buffered protocol, as asyncio's and uvloop's TLS layers are)."""
-    if not isinstance(protocol, asyncio.BufferedProtocol) and not hasattr(protocol, "get_buffer"):
+    if not hasattr(protocol, "get_buffer"):  # uvloop's TLS layer is no BufferedProtocol subclass
         cast(asyncio.Protocol, protocol).data_received(data)
         return
     buffered = cast(asyncio.BufferedProtocol, protocol)
