@@ -12,7 +12,7 @@ from instance_rpc import eventloop
 from .log_cost import log_line_us_per_call
 from .metrics_cost import in_process_us_per_call, measure_metrics_cost
 from .report import machine, render, targets
-from .state import filesystem_of, state_root
+from .state import filesystem_of, prepare_state_root, state_root
 from .suite import Settings, run_suite
 
 
@@ -33,6 +33,10 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
+    try:  # before minutes of measurements, not after them
+        prepare_state_root(args.state_root)
+    except OSError as exc:
+        parser.error(f"--state-root: cannot use {exc.filename}: {exc.strerror or exc}")
     settings = Settings(
         duration=args.duration,
         instances=args.instances,

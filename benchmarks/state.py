@@ -13,6 +13,7 @@ instead of group commit.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,13 @@ from pathlib import Path
 
 from instance_rpc_plugins._store import default_state_dir
 
-__all__ = ["default_state_root", "filesystem_of", "state_directory", "state_root"]
+__all__ = [
+    "default_state_root",
+    "filesystem_of",
+    "prepare_state_root",
+    "state_directory",
+    "state_root",
+]
 
 
 def default_state_root() -> Path:
@@ -34,12 +41,21 @@ def state_root(root: str | None) -> Path:
     return (Path(root) if root is not None else default_state_root()).absolute()
 
 
+def prepare_state_root(root: str | None) -> Path:
+    """:func:`state_root` of ``root``, made if missing. Raises ``OSError`` (with the path as its
+    ``filename``) when it cannot be made or is not a directory this process may write in."""
+    path = state_root(root)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "not writable", str(path))
+    return path
+
+
 @contextmanager
 def state_directory(root: str | None) -> Iterator[Path]:
-    """A fresh directory in :func:`state_root` of ``root`` (created if missing), removed with
-    everything in it on exit."""
-    parent = state_root(root)
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """A fresh directory in :func:`prepare_state_root` of ``root``, removed with everything in
+    it on exit."""
+    parent = prepare_state_root(root)
     with tempfile.TemporaryDirectory(prefix="bench-", dir=parent) as directory:
         yield Path(directory)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,25 @@ def test_a_given_root_is_made_and_the_directory_removed(tmp_path: Path) -> None:
 def test_filesystem_of_names_the_mount_a_path_is_on() -> None:
     assert filesystem_of("/proc/self") == "proc"
     assert filesystem_of("/sys/kernel") == "sysfs"
+
+
+def test_a_state_root_that_cannot_be_made_is_refused_before_any_measurement(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    output = tmp_path / "results.json"
+    arguments = ["--state-root", str(blocker / "state"), "--output", str(output)]
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *arguments],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert f"--state-root: cannot use {blocker / 'state'}: Not a directory" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert completed.stdout == ""  # nothing measured
+    assert not output.exists()
