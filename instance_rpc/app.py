@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import hdrs, web
 
-from .connection_limits import DEFAULT_LIMITS
+from .connection_limits import DEFAULT_LIMITS, ConnectionGuard
 from .errors import INTERNAL_ERROR, INVALID_REQUEST
 from .logs import redact
 from .metrics import METRICS_KEY, METRICS_PATH, Metrics
@@ -112,7 +112,19 @@ class AppHandler:
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method == "POST":
-            return await self._rpc(request)
+            # Behind a ConnectionGuard (every listener of the daemon), the guard's header
+            # deadline must not close the connection while its request runs.
+            guard: ConnectionGuard | None = getattr(request.protocol, "guard", None)
+            if guard is None:
+                return await self._rpc(request)
+            guard.request_started()
+            try:
+                return await self._rpc(request)
+            finally:
+                guard.request_finished()
+        return self._not_posted(request)
+
+    def _not_posted(self, request: web.BaseRequest) -> web.StreamResponse:
         document = self._served.get(request.path)
         if document is not None and request.method in ("GET", "HEAD"):
             return document()
@@ -156,7 +168,8 @@ class AppHandler:
             response = self._refuse("body_timeout", 408, message)
             response.force_close()
             return response
-        if logger.isEnabledFor(logging.DEBUG):
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
             logger.debug("<- %s", redact(body.decode(errors="replace")))
         try:
             answer = await self.service.respond(body, self.metrics)
@@ -167,7 +180,7 @@ class AppHandler:
             return web.Response(status=204)
         if isinstance(answer, StreamedAnswer):
             return await send_streamed(request, answer)
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug("-> %s", redact(answer.decode(errors="replace")))
         return _json_response(answer)
 

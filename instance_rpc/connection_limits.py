@@ -140,6 +140,7 @@ class ConnectionGuard(asyncio.Protocol):
         self._inner = inner
         self._tls = tls
         self._transport: asyncio.BaseTransport | None = None
+        self._loop: asyncio.AbstractEventLoop
         self._inner_connected = False
         self._deadline: float | None = None  # loop time by which a request head must be in
         self._handshake: asyncio.Task[None] | None = None
@@ -151,6 +152,8 @@ class ConnectionGuard(asyncio.Protocol):
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Kept: asyncio.get_running_loop() makes a getpid system call each time (its fork check).
+        self._loop = asyncio.get_running_loop()
         self._transport = transport
         if not self._pool.admit(self):
             logger.debug("connection limit reached and every connection busy: refusing one")
@@ -264,7 +267,7 @@ class ConnectionGuard(asyncio.Protocol):
             _feed(tls_layer, data)
 
     def _arm(self, seconds: float) -> None:
-        self._deadline = asyncio.get_running_loop().time() + seconds
+        self._deadline = self._loop.time() + seconds
 
     def _disarm(self) -> None:
         self._deadline = None

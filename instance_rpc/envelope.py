@@ -116,9 +116,16 @@ def _well_formed(body: bytes) -> CheckedRequest | None:
         return None
     raw_id = None if request.id is UNSET else request.id
     params = None if request.params is UNSET else request.params
-    if not _valid_id(raw_id) or (params is not None and _opening(params) != b"{"):
+    if raw_id is not None and _opening(raw_id) not in _ID_OPENINGS:
+        return None
+    if params is not None and _opening(params) != b"{":
         return None
     return CheckedRequest(request.method, raw_id, params)
+
+
+_ID_OPENINGS = frozenset(b'"-0123456789n'[i : i + 1] for i in range(13))
+"""How a valid id's JSON starts: a string, a number or null (a member msgspec has parsed is
+valid JSON, so its first byte tells its kind)."""
 
 
 def _valid_id(raw_id: Raw | None) -> bool:

@@ -49,11 +49,38 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENCODER = msgspec.json.Encoder()
 
 
+_SHOWN: dict[str, str] = {}
+_SHOWN_KEPT = 256
+"""Values (type names, mostly) whose shown form is kept, so the common ones cost one lookup."""
+
+
 def _shown(value: str) -> str:
     """``value`` as it appears in a text line: bare if a plain word, else a JSON string."""
-    if _PLAIN.fullmatch(value):
-        return value
-    return _ENCODER.encode(value).decode()
+    shown = _SHOWN.get(value)
+    if shown is None:
+        shown = value if _PLAIN.fullmatch(value) else _ENCODER.encode(value).decode()
+        if len(_SHOWN) >= _SHOWN_KEPT:
+            _SHOWN.clear()
+        _SHOWN[value] = shown
+    return shown
+
+
+_REDACTED_HEADS: dict[str, str] = {}
+
+
+def _redacted_head(head: str) -> str:
+    """``redact(head)``, kept for the lines of successful calls, most of which repeat one head.
+
+    Redacting a head alone gives what redacting the whole line gives: the duration after it,
+    `` (0.3 ms)``, holds no secret word and no quote, and its space and parenthesis end or
+    refuse every value a redaction pattern takes."""
+    redacted = _REDACTED_HEADS.get(head)
+    if redacted is None:
+        redacted = redact(head)
+        if len(_REDACTED_HEADS) >= _SHOWN_KEPT:
+            _REDACTED_HEADS.clear()
+        _REDACTED_HEADS[head] = redacted
+    return redacted
 
 
 def _escaped(text: str) -> str:
@@ -75,12 +102,23 @@ def log_call(
     """Log the per-call line at INFO: ``code`` ``None`` for success, else the error answered
     with its ``error`` message; ``details`` (instance, reason, logical_id) in the given order.
 
-    The line is made here, once, and redacted whole (:func:`~instance_rpc.logs.redact`: one
-    search when it holds no secret-looking word), so the handler's filter passes it as it is."""
+    The line is made here, once, and redacted (:func:`~instance_rpc.logs.redact`, all but the
+    duration, see :func:`_redacted_head`), so the handler's filter passes it as it is."""
+    if logger.disabled or not logger.isEnabledFor(logging.INFO):
+        return  # what logger.info would do with it
     elapsed_ms = seconds * 1000
     shown = "".join(f" {k}={_shown(v)}" for k, v in details.items()) if details else ""
-    outcome = "ok" if code is None else f"error {code}: {_escaped(error)}"
-    line = f"{method} type={_shown(type_name)}{shown} {outcome} ({elapsed_ms:.1f} ms)"
+    head = f"{method} type={_shown(type_name)}{shown}"
+    if code is None:
+        message = _redacted_head(f"{head} ok")
+    else:
+        message = redact(f"{head} error {code}: {_escaped(error)}")
+    message = f"{message} ({elapsed_ms:.1f} ms)"
+    direct = _direct_handler(logger)
+    if direct is not None and isinstance(direct.formatter, TextFormatter):
+        line = direct.formatter.format_line(time.time(), "INFO", logger.name, message)
+        direct.emit_line(line, logging.INFO)
+        return
     fields: dict[str, Any] = {
         "method": method,
         "type": type_name,
@@ -92,20 +130,12 @@ def log_call(
         fields["error"] = error
     if details:
         fields.update(details)
-    message = redact(line)
-    if logger.disabled or not logger.isEnabledFor(logging.INFO):
-        return  # what logger.info would do with it
-    direct = _direct_handler(logger)
     if direct is None:
         logger.info(message, extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
         return
     formatter = direct.formatter
-    created = time.time()
-    if isinstance(formatter, JsonFormatter):
-        text = formatter.format_fields(created, "INFO", logger.name, message, fields, None)
-    else:
-        assert isinstance(formatter, TextFormatter)
-        text = formatter.format_line(created, "INFO", logger.name, message)
+    assert isinstance(formatter, JsonFormatter)
+    text = formatter.format_fields(time.time(), "INFO", logger.name, message, fields, None)
     direct.emit_line(text, logging.INFO)
 
 
@@ -127,7 +157,7 @@ def _direct_handler(logger: logging.Logger) -> BufferedStreamHandler | None:
                 or type(handler) is not BufferedStreamHandler
                 or handler.level > logging.INFO
                 or type(handler.formatter) not in _DIRECT_FORMATTERS
-                or not all(type(f) is RedactingFilter for f in handler.filters)
+                or not _ONLY_REDACTION.issuperset(map(type, handler.filters))
             ):
                 return None
             found = handler
@@ -183,6 +213,7 @@ class JsonFormatter(logging.Formatter):
 
 
 _DIRECT_FORMATTERS = (TextFormatter, JsonFormatter)
+_ONLY_REDACTION = frozenset({RedactingFilter})
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -51,7 +52,10 @@ class TextFormatter(logging.Formatter):
         """The line :meth:`format` gives a record of these fields (``created``: ``time.time()``)
         with no traceback or stack."""
         msecs = int((created - int(created)) * 1000) + 0.0  # as logging.LogRecord computes it
-        return f"{self._timestamp(created, msecs)} {levelname} {name}: {message}"
+        stamp = self._stamp if self._stamp_key == (int(created), msecs) else None
+        if stamp is None:
+            stamp = self._timestamp(created, msecs)
+        return f"{stamp} {levelname} {name}: {message}"
 
     def _timestamp(self, created: float, msecs: float) -> str:
         second = int(created)
@@ -80,9 +84,8 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    # The private-looking getter is asyncio's documented fast path (no exception when none runs).
-    return asyncio._get_running_loop()
+# The private-looking getter is asyncio's documented fast path (no exception when none runs).
+_get_running_loop = asyncio._get_running_loop
 
 
 class BufferedStreamHandler(logging.StreamHandler[TextIO]):
@@ -97,6 +100,7 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         self.flush_interval = flush_interval
         self._pending: list[str] = []
         self._scheduled_on: asyncio.AbstractEventLoop | None = None
+        self._scheduled_from = 0  # the thread that scheduled it
         self._write_pending_soon: Callable[[], None] = self._write_scheduled
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -114,15 +118,27 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         """Write ``line`` (formatted already, without the terminator) as :meth:`emit` writes a
         record's: for a caller that made the line itself (see
         :func:`~instance_rpc.log_format.log_call`)."""
-        self.acquire()
-        try:
+        lock = self.lock  # the handler's lock, as acquire() takes it, without two more calls
+        if lock is None:
             self._queue(line + self.terminator, levelno, None)
-        finally:
-            self.release()
+            return
+        with lock:
+            scheduled_on = self._scheduled_on
+            if (
+                scheduled_on is not None
+                and levelno < logging.WARNING
+                and self._scheduled_from == threading.get_ident()
+                and scheduled_on.is_running()
+            ):
+                # The loop running on this thread has a write of the pending lines on its way
+                # (found without asyncio's running-loop getter, which costs a system call).
+                self._pending.append(line + self.terminator)
+                return
+            self._queue(line + self.terminator, levelno, None)
 
     def _queue(self, line: str, levelno: int, record: logging.LogRecord | None) -> None:
         self._pending.append(line)
-        loop = _running_loop() if levelno < logging.WARNING else None
+        loop = _get_running_loop() if levelno < logging.WARNING else None
         if loop is None:
             self._write_pending(record)
         elif self._scheduled_on is not loop:
@@ -131,6 +147,7 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
             else:
                 loop.call_soon(self._write_pending_soon)
             self._scheduled_on = loop
+            self._scheduled_from = threading.get_ident()
 
     def flush(self) -> None:
         """Write every pending line and flush the stream."""

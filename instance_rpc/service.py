@@ -9,7 +9,7 @@ error objects and the per-call log line are :mod:`instance_rpc.protocol`'s.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -139,20 +139,24 @@ class InstanceService:
         """A JSON-RPC error response (id ``null``) for failures found before parsing."""
         return JsonRpcProtocol.error_body(code, message)
 
-    async def handle(self, body: bytes, observer: CallObserver | None = None) -> bytes | None:
-        """Answer one HTTP body, a request or a batch; ``None`` means no response is due.
+    # handle and respond hand out the protocol's coroutine rather than awaiting it in one of
+    # their own: one coroutine fewer on every call's path.
+
+    def handle(self, body: bytes, observer: CallObserver | None = None) -> Awaitable[bytes | None]:
+        """Answer one HTTP body, a request or a batch (await it); ``None`` means no response is
+        due.
 
         ``observer`` is told of every call and refusal (the app's metrics).
         """
-        return await self._protocol.handle(body, observer)
+        return self._protocol.handle(body, observer)
 
-    async def respond(
+    def respond(
         self, body: bytes, observer: CallObserver | None = None
-    ) -> bytes | StreamedAnswer | None:
+    ) -> Awaitable[bytes | StreamedAnswer | None]:
         """As :meth:`handle`, but a large DescribeInstances answer of a single request comes
         back in pieces (:class:`~instance_rpc.streaming.StreamedAnswer`) for the transport to
         send as they are produced."""
-        return await self._protocol.respond(body, observer)
+        return self._protocol.respond(body, observer)
 
     # --- methods -------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from aiohttp import web
 from .app import DEFAULT_MAX_BODY, AppHandler, create_request_factory
 from .connection_limits import (
     DEFAULT_LIMITS,
-    ConnectionGuard,
     ConnectionLimits,
     ConnectionPool,
     RefusalHook,
@@ -101,19 +100,7 @@ class Serving:
             metrics=self._metrics,
         )
         self._counted = handler.metrics
-
-        async def tracked(request: web.BaseRequest) -> web.StreamResponse:
-            # The guard's header deadline must not close a connection whose request is running.
-            guard = getattr(request.protocol, "guard", None)
-            if not isinstance(guard, ConnectionGuard):
-                return await handler(request)
-            guard.request_started()
-            try:
-                return await handler(request)
-            finally:
-                guard.request_finished()
-
-        server = web.Server(tracked, request_factory=create_request_factory(self._max_body))
+        server = web.Server(handler, request_factory=create_request_factory(self._max_body))
         runner = web.ServerRunner(
             server, handle_signals=False, shutdown_timeout=self._shutdown_timeout
         )

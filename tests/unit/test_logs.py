@@ -3,7 +3,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from instance_rpc.log_format import _redacted_head
 from instance_rpc.logs import RedactingFilter, redact
 
 
@@ -37,3 +40,27 @@ def test_the_filter_redacts_formatted_messages_and_tracebacks() -> None:
     assert record.exc_text is not None
     assert "swordfish" not in record.exc_text
     assert "password=***" in record.exc_text
+
+
+_SECRET_WORDS = ("password", "token", "secret", "key", "auth", "Credential")
+_PIECES = st.sampled_from(
+    [*_SECRET_WORDS, "=", ":", '"', "'", " ", ",", "x", "1", "-", "\\", "{", "}", "(", "."]
+)
+
+
+@settings(max_examples=500)
+@given(
+    head=st.lists(_PIECES, max_size=12).map("".join),
+    tenths=st.integers(min_value=0, max_value=10**7),
+)
+def test_a_call_lines_duration_never_changes_what_its_head_redacts(head: str, tenths: int) -> None:
+    # The per-call line redacts its head alone (log_format._redacted_head), then appends this.
+    duration = f" ({tenths / 10:.1f} ms)"
+    assert redact(head + duration) == redact(head) + duration
+
+
+def test_a_repeated_call_line_head_is_redacted_as_the_first_time() -> None:
+    head = 'Instance.Destroy type=. instance="token=abc" ok'
+    assert _redacted_head(head) == redact(head)
+    assert _redacted_head(head) == redact(head)  # the kept answer
+    assert "abc" not in _redacted_head(head)
