@@ -154,20 +154,27 @@ class AppHandler:
         ):
             message = f"unsupported Content-Type {request.content_type!r}; send application/json"
             return self._refuse("unsupported_media_type", 415, message)
+        content = request.content
         try:
-            if request.content.is_eof():  # the whole body came with the head: nothing to wait for
-                body = await request.read()
+            if content.is_eof():
+                # The whole body came with the head: take it from the buffer at once, as
+                # read() would return it after its chunk-by-chunk loop.
+                body = content.read_nowait()
+                too_large = len(body) > self.max_body
             else:
                 async with asyncio.timeout(self.body_timeout):
                     body = await request.read()
+                too_large = False
         except web.HTTPRequestEntityTooLarge:
-            message = f"invalid request: body larger than the limit of {self.max_body} bytes"
-            return self._refuse("body_too_large", 413, message)
+            too_large = True
         except TimeoutError:
             message = f"invalid request: body not received within {self.body_timeout:g}s"
             response = self._refuse("body_timeout", 408, message)
             response.force_close()
             return response
+        if too_large:
+            message = f"invalid request: body larger than the limit of {self.max_body} bytes"
+            return self._refuse("body_too_large", 413, message)
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:
             logger.debug("<- %s", redact(body.decode(errors="replace")))
