@@ -12,8 +12,8 @@ the context: params travel in the :class:`Call`) and convert namedtuples, about 
 small call. Its async dispatcher would also wrap every request in a task.
 
 Dispatch is synchronous on purpose: the registered methods only *start* the call (a coroutine,
-kept in the :class:`Call`) and return at once; :meth:`JsonRpcProtocol.handle` then awaits it,
-also for notifications, which get no response.
+kept in the :class:`Call`) and return at once; the protocol then awaits it, counts it and logs
+it, also for notifications, which get no response.
 
 A method may return a :class:`~instance_rpc.streaming.StreamedResult` (a large answer produced
 in pieces): :meth:`JsonRpcProtocol.respond` hands a single request's back as a
@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from jsonrpcserver import Success
@@ -76,6 +76,10 @@ _NO_PARAMS: list[Any] = []  # jsonrpcserver passes none: a method's params are i
 _STARTED = Success(None)  # what every method gives jsonrpcserver: the call is under way
 
 
+async def _answered(answer: bytes) -> bytes:
+    return answer
+
+
 class Call:
     """One request's call: its raw params, the work its method started, and what the per-call
     log line reports besides the method (filled in as the call proceeds)."""
@@ -85,7 +89,7 @@ class Call:
     def __init__(self, params: Raw | None, observer: CallObserver | None) -> None:
         self.params = params
         self.observer = observer
-        self.pending: Coroutine[Any, Any, Any] | None = None
+        self.pending: Awaitable[Any] | None = None
         self.type_name = ""
         self.details: dict[str, str] | None = None
 
@@ -140,21 +144,29 @@ class JsonRpcProtocol:
         answer = await self.respond(body, observer)
         return answer.join() if isinstance(answer, StreamedAnswer) else answer
 
-    async def respond(
+    def respond(
         self, body: bytes, observer: CallObserver | None = None
-    ) -> bytes | StreamedAnswer | None:
+    ) -> Awaitable[bytes | StreamedAnswer | None]:
         """As :meth:`handle`, but a single request's :class:`StreamedResult` comes back as a
-        :class:`StreamedAnswer`, for the transport to send as it is produced."""
+        :class:`StreamedAnswer`, for the transport to send as it is produced. Await it.
+
+        The body is parsed at once; a single well-formed request's answer is then the
+        dispatch's own coroutine (one coroutine fewer per call than awaiting it here)."""
         try:
             parsed = parse_body(body, self.max_batch)
         except RequestRejected as exc:
             if observer is not None:
                 observer.refused("bad_json" if exc.code == PARSE_ERROR else "invalid_request")
-            return error_bytes(exc.code, exc.message)
+            return _answered(error_bytes(exc.code, exc.message))
         if isinstance(parsed, CheckedRequest):
-            return await self._dispatch(parsed, observer)
+            return self._dispatch(parsed, observer)
         if isinstance(parsed, dict):
-            return await self._handle_one(parsed, observer)
+            return self._handle_one(parsed, observer)
+        return self._handle_batch(parsed, observer)
+
+    async def _handle_batch(
+        self, parsed: list[Raw], observer: CallObserver | None
+    ) -> bytes | StreamedAnswer | None:
         answers = await asyncio.gather(*(self._handle_raw(item, observer) for item in parsed))
         present = [
             answer.join() if isinstance(answer, StreamedAnswer) else answer
@@ -200,7 +212,26 @@ class JsonRpcProtocol:
             request_id = NOID if checked.request_id is None else checked.request_id
             dispatched = Request(checked.method, _NO_PARAMS, request_id)
             result = call_method(dispatched, call, found._value)
-        outcome = None if call.pending is None else await call.pending
+        pending = call.pending
+        outcome: Any = None
+        if pending is not None:  # the method was found and started: run it here, counted
+            name = checked.method
+            if observer is not None:
+                observer.call_started(name)
+            started = time.perf_counter()
+            code: int | None = None
+            failure = ""
+            try:
+                outcome = await pending
+            except RPCError as exc:
+                code, failure = exc.code, exc.message
+                outcome = ErrorObject(exc.code, exc.message, exc.data)
+            except Exception as exc:
+                self._log.exception("%s failed in the backend", name)
+                code, failure = SERVER_ERROR, str(exc) or type(exc).__name__
+                outcome = ErrorObject(SERVER_ERROR, failure)
+            finally:
+                self._finished(name, call, code, failure, time.perf_counter() - started)
         if checked.request_id is None:
             return None  # a notification (JSON-RPC 2.0 section 4.1)
         if isinstance(result, Left):
@@ -213,36 +244,24 @@ class JsonRpcProtocol:
         return ENCODER.encode(SuccessEnvelope(result=outcome, id=checked.request_id))
 
     def _wrap(self, name: str, body: MethodBody) -> Callable[[Call], Any]:
-        """The method jsonrpcserver dispatches to: it starts :meth:`_run` and returns."""
+        """The method jsonrpcserver dispatches to: it starts ``body`` (a coroutine, which
+        :meth:`_dispatch` then awaits, counts and logs) and returns."""
 
         def method(call: Call) -> Any:
-            call.pending = self._run(name, body, call)
+            call.pending = body(call.params, call)
             return _STARTED
 
         method.__name__ = name
         return method
 
-    async def _run(self, name: str, body: MethodBody, call: Call) -> Any:
-        """The result of ``body``, or every failure as an error object; log and count the call."""
+    def _finished(
+        self, name: str, call: Call, code: int | None, error: str, elapsed: float
+    ) -> None:
+        """Count and log a call its method answered (``code`` ``None``: success, else the error
+        answered with ``error``), ``elapsed`` seconds after it started."""
         observer = call.observer
         if observer is not None:
-            observer.call_started(name)
-        started = time.perf_counter()
-        code: int | None = None
-        error = ""
-        try:
-            return await body(call.params, call)
-        except RPCError as exc:
-            code, error = exc.code, exc.message
-            return ErrorObject(exc.code, exc.message, exc.data)
-        except Exception as exc:
-            self._log.exception("%s failed in the backend", name)
-            code, error = SERVER_ERROR, str(exc) or type(exc).__name__
-            return ErrorObject(SERVER_ERROR, error)
-        finally:
-            elapsed = time.perf_counter() - started
-            if observer is not None:
-                observer.call_finished(name, call.type_name, code, elapsed)
-            if self._log.isEnabledFor(logging.INFO):
-                type_name = call.type_name or DEFAULT_TYPE_NAME
-                log_call(self._log, name, type_name, code, error, elapsed, call.details)
+            observer.call_finished(name, call.type_name, code, elapsed)
+        if self._log.isEnabledFor(logging.INFO):
+            type_name = call.type_name or DEFAULT_TYPE_NAME
+            log_call(self._log, name, type_name, code, error, elapsed, call.details)
