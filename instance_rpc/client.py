@@ -12,6 +12,7 @@ plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -236,7 +237,7 @@ class PluginClient:
 
     # --- calls ---------------------------------------------------------------------------------
 
-    async def _instance_call(
+    def _instance_call(
         self,
         method: str,
         params: msgspec.Struct,
@@ -244,15 +245,19 @@ class PluginClient:
         *,
         idempotent: bool = False,
         timeout: float | None = None,
-    ) -> _R:
+    ) -> Awaitable[_R]:
+        """The call's result (await it), after the handshake when it is still to be done."""
+        attempt = functools.partial(self.call, method, params, result_type, timeout=timeout)
         if self._interface is None:  # the lock is only needed until the handshake is done
-            await self.handshake()
-        return await self._retrying(
-            lambda: self.call(method, params, result_type, timeout=timeout), idempotent=idempotent
-        )
+            return self._after_handshake(attempt, idempotent)
+        return self._retrying(attempt, idempotent=idempotent)
 
-    async def _retrying(self, attempt: Callable[[], Awaitable[_T]], *, idempotent: bool) -> _T:
-        return await self._transport.retrying(
+    async def _after_handshake(self, attempt: Callable[[], Awaitable[_R]], idempotent: bool) -> _R:
+        await self.handshake()
+        return await self._retrying(attempt, idempotent=idempotent)
+
+    def _retrying(self, attempt: Callable[[], Awaitable[_T]], *, idempotent: bool) -> Awaitable[_T]:
+        return self._transport.retrying(
             attempt, idempotent=idempotent, retries=self.retries, retry_backoff=self.retry_backoff
         )
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import weakref
-from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -52,14 +51,25 @@ class Attempt:
 _CURRENT: ContextVar[Attempt | None] = ContextVar("instance_rpc_attempt", default=None)
 
 
-@contextlib.contextmanager
-def attempting(attempt: Attempt) -> Iterator[Attempt]:
+class _Attempting:
+    # A class rather than @contextlib.contextmanager: its generator machinery costs more than
+    # the rest of a small call's bookkeeping.
+    __slots__ = ("_attempt", "_token")
+
+    def __init__(self, attempt: Attempt) -> None:
+        self._attempt = attempt
+
+    def __enter__(self) -> Attempt:
+        self._token = _CURRENT.set(self._attempt)
+        return self._attempt
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CURRENT.reset(self._token)
+
+
+def attempting(attempt: Attempt) -> contextlib.AbstractContextManager[Attempt]:
     """Make ``attempt`` the one the connectors note a reused connection on, for the block."""
-    token = _CURRENT.set(attempt)
-    try:
-        yield attempt
-    finally:
-        _CURRENT.reset(token)
+    return _Attempting(attempt)
 
 
 class _ReuseNoting(aiohttp.BaseConnector):

@@ -122,17 +122,19 @@ class Transport:
             await asyncio.sleep(delay)
             delay *= 2
 
-    async def post(self, body: bytes, seconds: float, what: str) -> bytes:
-        """The body the plugin answers a POST of ``body`` with, within ``seconds``.
+    # post and get hand out _send's coroutine rather than awaiting it in one of their own.
+
+    def post(self, body: bytes, seconds: float, what: str) -> Awaitable[bytes]:
+        """The body the plugin answers a POST of ``body`` with, within ``seconds`` (await it).
 
         Raises :class:`CallTimeout`, :class:`PluginUnavailable` (saying whether the request was
         sent, see :mod:`.delivery`), or :class:`BadResponse` for an HTTP error without a body.
         """
-        return await self._send("POST", "", body, seconds, what)
+        return self._send("POST", "", body, seconds, what)
 
-    async def get(self, path: str, seconds: float, what: str) -> bytes:
-        """The body the plugin answers ``GET /<path>`` with, within ``seconds``."""
-        return await self._send("GET", path, None, seconds, what)
+    def get(self, path: str, seconds: float, what: str) -> Awaitable[bytes]:
+        """The body the plugin answers ``GET /<path>`` with, within ``seconds`` (await it)."""
+        return self._send("GET", path, None, seconds, what)
 
     async def _send(
         self, http_method: str, path: str, body: bytes | None, seconds: float, what: str
