@@ -20,6 +20,7 @@ field is redacted (:func:`~instance_rpc.logs.redact`), as text lines are.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import re
 import time
@@ -49,38 +50,26 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENCODER = msgspec.json.Encoder()
 
 
-_SHOWN: dict[str, str] = {}
-_SHOWN_KEPT = 256
-"""Values (type names, mostly) whose shown form is kept, so the common ones cost one lookup."""
+_KEPT = 256
+"""Shown values (type names, mostly) and redacted heads kept, so the common ones cost a lookup."""
 
 
+@functools.lru_cache(maxsize=_KEPT)
 def _shown(value: str) -> str:
     """``value`` as it appears in a text line: bare if a plain word, else a JSON string."""
-    shown = _SHOWN.get(value)
-    if shown is None:
-        shown = value if _PLAIN.fullmatch(value) else _ENCODER.encode(value).decode()
-        if len(_SHOWN) >= _SHOWN_KEPT:
-            _SHOWN.clear()
-        _SHOWN[value] = shown
-    return shown
+    if _PLAIN.fullmatch(value):
+        return value
+    return _ENCODER.encode(value).decode()
 
 
-_REDACTED_HEADS: dict[str, str] = {}
-
-
+@functools.lru_cache(maxsize=_KEPT)
 def _redacted_head(head: str) -> str:
     """``redact(head)``, kept for the lines of successful calls, most of which repeat one head.
 
     Redacting a head alone gives what redacting the whole line gives: the duration after it,
     `` (0.3 ms)``, holds no secret word and no quote, and its space and parenthesis end or
     refuse every value a redaction pattern takes."""
-    redacted = _REDACTED_HEADS.get(head)
-    if redacted is None:
-        redacted = redact(head)
-        if len(_REDACTED_HEADS) >= _SHOWN_KEPT:
-            _REDACTED_HEADS.clear()
-        _REDACTED_HEADS[head] = redacted
-    return redacted
+    return redact(head)
 
 
 def _escaped(text: str) -> str:

@@ -136,20 +136,20 @@ class _CallFigures(Collector):
         self.in_flight = dict.fromkeys(labels, 0)
         self.latency = {label: _Latency() for label in labels}
         self.calls: dict[tuple[str, str, str], int] = {}
-        self.label_keys: dict[tuple[str, str, int | None], tuple[str, str, str]] = {}
+        self._label_keys: dict[tuple[str, str, int | None], tuple[str, str, str]] = {}
 
     def method_label(self, method: str) -> str:
         return method if method in self.methods else OTHER
 
     def count(self, method: str, type_name: str, code: int | None) -> None:
         raw = (method, type_name, code)
-        key = self.label_keys.get(raw)
+        key = self._label_keys.get(raw)
         if key is None:
             outcome = "ok" if code is None else str(code) if code in _RESERVED_CODES else OTHER
             type_label = _type_label(type_name) if type_name in self.types else OTHER
             key = (self.method_label(method), type_label, outcome)
             if method in self.methods and type_name in self.types:
-                self.label_keys[raw] = key  # only bounded keys are kept
+                self._label_keys[raw] = key  # only bounded keys are kept
         self.calls[key] = self.calls.get(key, 0) + 1
 
     def collect(self) -> Iterator[Metric]:
@@ -219,23 +219,18 @@ class Metrics:
 
     def call_started(self, method: str) -> None:
         """A call of ``method`` was dispatched."""
-        figures = self._figures
-        figures.in_flight[method if method in figures.methods else OTHER] += 1
+        self._figures.in_flight[self._figures.method_label(method)] += 1
 
     def call_finished(self, method: str, type_name: str, code: int | None, seconds: float) -> None:
         """A call started with :meth:`call_started` was answered: ``code`` ``None`` for success,
         else its JSON-RPC error code; ``seconds`` from dispatch to answer."""
         figures = self._figures
-        label = method if method in figures.methods else OTHER  # figures.method_label, inline
+        label = figures.method_label(method)
         figures.in_flight[label] -= 1
         latency = figures.latency[label]
         latency.counts[bisect.bisect_left(_BUCKETS, seconds)] += 1
         latency.total += seconds
-        key = figures.label_keys.get((method, type_name, code))
-        if key is None:
-            figures.count(method, type_name, code)
-        else:  # a call seen before: figures.count without its call
-            figures.calls[key] = figures.calls.get(key, 0) + 1
+        figures.count(method, type_name, code)
 
     def count_call(self, method: str, type_name: str, code: int | None) -> None:
         """A call answered without being dispatched (an unknown method, for one)."""
