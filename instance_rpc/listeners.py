@@ -31,10 +31,33 @@ __all__ = [
     "bind_tcp",
     "bind_unix",
     "check_plain_tcp",
+    "system_backlog",
 ]
 
-DEFAULT_BACKLOG = 128
-"""Connections the kernel queues for a listener before the daemon accepts them."""
+_SOMAXCONN_FILE = "/proc/sys/net/core/somaxconn"
+_LARGEST_BACKLOG = (1 << 16) - 1
+
+
+def system_backlog(somaxconn_file: str = _SOMAXCONN_FILE) -> int:
+    """The longest listen queue the kernel allows (``net.core.somaxconn``), read as Go's
+    ``net.Listen`` reads it for every listener, InfraKit's plugins' included (Go
+    ``net/sock_linux.go``, ``maxListenerBacklog``): ``socket.SOMAXCONN`` where the file cannot
+    be read or holds no positive number, and at most 65,535 (Go issue 5030)."""
+    try:
+        with open(somaxconn_file, encoding="ascii") as file:
+            found = int(file.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return socket.SOMAXCONN
+    if found <= 0:
+        return socket.SOMAXCONN
+    return min(found, _LARGEST_BACKLOG)
+
+
+DEFAULT_BACKLOG = system_backlog()
+"""Connections the kernel queues for a listener before the daemon accepts them: the system's
+limit, as for a Go plugin, so a burst of callers (1,000 concurrent Provisions from a group
+controller) waits to be accepted instead of being refused (``EAGAIN`` on a Unix socket,
+``ECONNREFUSED`` or dropped SYNs on TCP) once 128 are queued."""
 
 
 class InsecureListener(InstanceRPCError):
