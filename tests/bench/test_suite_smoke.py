@@ -36,7 +36,7 @@ def test_make_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert "validate loadgen c=64, log level warning" in figures
     for backend, total in (("memory", 200), ("file", 200), ("process", 20)):
         assert f"describe 1 of {total} by tag, {backend}" in figures
-    assert "file provision c=8, group commit vs per-record fsync" in figures
+    assert "file provision 8, 8 at a time, group commit vs per-record fsync" in figures
     assert "file store 8 concurrent writes, group commit vs per-record fsync" in figures
     targets = {target["figure"]: target for target in document["targets"]}
     assert len(targets) == 13  # every target of the performance issue, each with its verdict
