@@ -19,6 +19,7 @@ from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
 from ..log_format import LOG_FORMATS, configure_logging
 from ..log_output import flush_logs
+from ..open_files import RESERVE, make_room
 from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
 from ..service import InstanceService
 from ..spi import Plugin
@@ -153,6 +154,7 @@ def serve(
     names = plugin_names or (DEFAULT_PLUGIN,)
     configure_logging(log_level, log_format)
     remote = remote_access(network)
+    _make_room_for(network["max_connections"])
     try:
         inherited = systemd.listen_sockets()
     except systemd.ActivationError as exc:
@@ -196,6 +198,24 @@ def serve(
         fail(f"cannot listen on {where}: {reason}")
     finally:
         close_backends(backends.values())
+
+
+def _make_room_for(max_connections: int) -> None:
+    """Enough open files for ``max_connections`` (see :mod:`instance_rpc.open_files`)."""
+    limit = make_room(max_connections)
+    if not limit.enough:
+        logger.warning(
+            "open files limit is %d, below the %d that --max-connections %d needs (%d kept "
+            "for the daemon's own files): connections may fail with 'too many open files' "
+            "before the connection limit applies; raise the hard limit (LimitNOFILE= in a "
+            "systemd unit, ulimit -Hn) or lower --max-connections",
+            limit.now,
+            limit.wanted,
+            max_connections,
+            RESERVE,
+        )
+    elif limit.now != limit.before:
+        logger.debug("open files limit raised from %d to %d", limit.before, limit.now)
 
 
 def _announce(server: PluginServer | ActivatedServer) -> str:
