@@ -52,9 +52,9 @@ figure would measure connection set-up more than group commit."""
 async def file_provisions(settings: Settings, scratch: Path, state: Path) -> Pair:
     """``settings.provisions`` Provisions to a file daemon, 100 in flight at once; sockets in
     ``scratch``, state directories in ``state``."""
-    # Earlier figures leave their seeded records (110,000 files) to be written back: the first
-    # batch's syncfs would wait for all of them, and the kernel's write-back would compete
-    # with the rounds. Start from a file system with nothing to write.
+    # Earlier figures leave their seeded records (110,000 files at the default sizes) to be
+    # written back: the first batch's syncfs would wait for all of them, and the kernel's
+    # write-back would compete with the rounds. Start from a file system with nothing to write.
     await asyncio.to_thread(os.sync)
     grouped = await _file_daemon(scratch, state, "file-grouped")
     try:
