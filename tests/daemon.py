@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 from instance_rpc.testing.daemon import DaemonFailed, wait_listening
@@ -47,15 +47,18 @@ def run_cli(
 
 
 class Daemon:
-    """``instance-rpc serve ARGS`` in a subprocess, ready when it says where it listens."""
+    """``instance-rpc serve ARGS`` in a subprocess, ready when it says where it listens; ``cli``
+    is the command that runs ``instance-rpc`` (:data:`CLI`)."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, cli: Sequence[str] = CLI
+    ) -> None:
         self.args = args
         self.listening = ""
         # A file, not a pipe: a pipe nobody reads fills up and blocks the daemon.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed by close())
         self.process = subprocess.Popen(
-            [*CLI, "serve", *args], stdout=subprocess.PIPE, stderr=self._log, env=_environment(env)
+            [*cli, "serve", *args], stdout=subprocess.PIPE, stderr=self._log, env=_environment(env)
         )
 
     def log(self) -> str:
@@ -99,8 +102,10 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def running_daemon(*args: str, env: dict[str, str] | None = None) -> Iterator[Daemon]:
-    daemon = Daemon(*args, env=env)
+def running_daemon(
+    *args: str, env: dict[str, str] | None = None, cli: Sequence[str] = CLI
+) -> Iterator[Daemon]:
+    daemon = Daemon(*args, env=env, cli=cli)
     try:
         daemon.wait_listening()
         yield daemon
