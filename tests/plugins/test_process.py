@@ -21,6 +21,7 @@ from instance_rpc_plugins._procfs import ProcessIdentity, identity_of
 from instance_rpc_plugins._store import DocumentStore
 from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
 from tests.daemon import eventually, running_daemon, short_tmp_dir
+from tests.plugins.sigterm import ignoring_sigterm
 
 
 @pytest.fixture
@@ -118,12 +119,7 @@ async def test_destroy_sends_sigkill_after_the_grace_period(
         Spec(init=stubborn, properties={"stop_grace_seconds": 0.3})
     )
     pid = (await _view(plugin, instance_id))["pid"]
-
-    async def ignoring_sigterm() -> bool:
-        # The trap is set once the shell has started sleep: a SIGTERM before that ends it at once.
-        return len((await _view(plugin, instance_id))["processes"] or []) >= 2
-
-    await eventually(ignoring_sigterm, what=f"{instance_id} ignoring SIGTERM")
+    await ignoring_sigterm(plugin, instance_id)
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="instance_rpc_plugins.process"):
         await plugin.destroy(instance_id, ROLLING_UPDATE)

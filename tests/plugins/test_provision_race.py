@@ -21,6 +21,7 @@ from instance_rpc_plugins.file import FilePlugin
 from instance_rpc_plugins.memory import MemoryPlugin
 from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
 from tests.daemon import eventually
+from tests.plugins.sigterm import ignoring_sigterm
 
 IGNORES_SIGTERM = "trap '' TERM\nsleep 600 &\nwait\n"
 SPEC = Spec(init=IGNORES_SIGTERM, logical_id="mgr1", properties={"stop_grace_seconds": 2})
@@ -47,24 +48,10 @@ async def _state(plugin: Plugin, instance_id: str) -> str | None:
     return None
 
 
-async def _ignoring_sigterm(plugin: ProcessPlugin, instance_id: str) -> None:
-    """Wait until the instance's shell has set its trap: it has started ``sleep``. A SIGTERM
-    sent before that ends the shell at once, and its Destroy with it."""
-
-    async def sleeping() -> bool:
-        for described in await plugin.describe_instances({}, properties=True):
-            view = load_properties(described.properties)
-            if described.id == instance_id and len(view.get("processes") or []) >= 2:
-                return True
-        return False
-
-    await eventually(sleeping, what=f"{instance_id} ignoring SIGTERM")
-
-
 async def test_provision_during_a_destroy_gets_a_new_live_instance(backend: Plugin) -> None:
     first = str(await backend.provision(SPEC))
     if isinstance(backend, ProcessPlugin):
-        await _ignoring_sigterm(backend, first)
+        await ignoring_sigterm(backend, first)
     destroying = asyncio.create_task(backend.destroy(first, ROLLING_UPDATE))
 
     async def destroy_under_way() -> bool:
@@ -91,7 +78,7 @@ async def test_a_second_destroy_joins_the_first(tmp_path: Path) -> None:
     plugin = ProcessPlugin(dir=tmp_path)
     try:
         instance_id = await plugin.provision(SPEC)
-        await _ignoring_sigterm(plugin, instance_id)
+        await ignoring_sigterm(plugin, instance_id)
         first = asyncio.create_task(plugin.destroy(instance_id, TERMINATION))
 
         async def destroying() -> bool:
