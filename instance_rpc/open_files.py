@@ -48,4 +48,4 @@ def make_room(max_connections: int, *, reserve: int = RESERVE) -> OpenFilesLimit
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     except (ValueError, OSError):
         target = soft
-    return OpenFilesLimit(before=soft, now=max(soft, target), wanted=wanted)
+    return OpenFilesLimit(before=soft, now=target, wanted=wanted)
