@@ -127,17 +127,19 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
 
     def _queue(self, line: str, levelno: int, record: logging.LogRecord | None) -> None:
         self._pending.append(line)
+        if levelno >= logging.WARNING:
+            self._write_pending(record)
+            return
         scheduled_on = self._scheduled_on
         if (
             scheduled_on is not None
-            and levelno < logging.WARNING
             and self._scheduled_from == threading.get_ident()
             and scheduled_on.is_running()
         ):
             # The loop running on this thread has a write of the pending lines on its way
             # (found without asyncio's running-loop getter, which costs a system call).
             return
-        loop = _get_running_loop() if levelno < logging.WARNING else None
+        loop = _get_running_loop()
         if loop is None:
             self._write_pending(record)
         elif self._scheduled_on is not loop:
