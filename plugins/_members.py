@@ -80,10 +80,12 @@ class Snapshot:
     ) -> list[ProcStat]:
         """The instance's processes, zombies included (they are reaped, not signalled).
 
-        ``known``: ``(pid, start ticks)`` of processes found to be members before; an ended
-        process no longer shows its environment or cgroup, so this is how it is still known.
-        A zombie child of this process in the instance's session is a member too: only a
-        descendant of the daemon's own processes becomes its child.
+        ``known``: ``(pid, start ticks)`` of processes found to be members before; they stay
+        members. An exiting process no longer shows its environment (its memory is released
+        before it becomes a zombie, which for a large process takes a while) nor, once ended,
+        its cgroup, so this is how it is still known. A zombie child of this process in the
+        instance's session is a member too: only a descendant of the daemon's own processes
+        becomes its child.
         """
         leader = group.leader
         if leader.boot_id != self._boot or leader.start_ticks <= 0:
@@ -101,7 +103,7 @@ class Snapshot:
                 if stat.pid in in_cgroup
                 or stat.pid in marked
                 or (session_ours and stat.session == group.session)
-                or (stat.ended and (stat.pid, stat.start_ticks) in known)
+                or (stat.pid, stat.start_ticks) in known
                 or (stat.ended and stat.ppid == self._me and stat.session == group.session)
             ),
             key=lambda stat: stat.pid,

@@ -116,6 +116,35 @@ async def test_destroy_ends_what_the_boot_script_left_running(
         plugin.close()
 
 
+async def test_destroy_waits_for_a_large_process_to_finish_exiting(tmp_path: Path) -> None:
+    """A process exiting releases its memory (and with it the environment that marks it) before
+    it becomes a zombie; with 256 MiB to release, Destroy used to see no member left in that
+    window, return, and leave the zombie unreaped."""
+    ready = tmp_path / "ready"
+    hold = (
+        "import pathlib, time; b = b'x' * (1 << 28); "
+        f"pathlib.Path('{ready}').touch(); time.sleep(600)"
+    )
+    plugin = ProcessPlugin(dir=tmp_path / "state", cgroups=False)
+    pids: list[int] = []
+    try:
+        instance_id = await plugin.provision(Spec(init=f'{sys.executable} -c "{hold}" & exit 0'))
+
+        async def holding_alone() -> bool:
+            view = await _view(plugin, instance_id)
+            return ready.exists() and view["state"] == "exited"
+
+        await eventually(holding_alone, what="the large process alone in the instance")
+        pids = (await _view(plugin, instance_id))["processes"]
+        assert len(pids) == 1
+        await plugin.destroy(instance_id, TERMINATION)
+        assert _reaped(pids), "left as a zombie"
+    finally:
+        _kill(pids)
+        _reap_our_zombies(pids)
+        plugin.close()
+
+
 async def test_destroy_ends_a_grandchild_in_another_process_group(tmp_path: Path) -> None:
     """A process group of its own (``setsid`` is not used) is still in the instance's session."""
     plugin = ProcessPlugin(dir=tmp_path / "state", cgroups=False)
