@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,16 @@ class Daemon:
         """Send ``signum`` and return the exit status."""
         self.process.send_signal(signum)
         return self.process.wait(timeout)
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The daemon stopped (SIGSTOP): it accepts and reads nothing, so what callers send
+        waits in the kernel; continued (SIGCONT) however the block ends."""
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def close(self) -> None:
         """Kill it if it still runs; forget its log."""

@@ -3,12 +3,8 @@ queue as many connections as the kernel allows (``net.core.somaxconn``), as Go's
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 from instance_rpc.listeners import system_backlog
@@ -31,16 +27,6 @@ def test_the_backlog_is_the_kernels_limit(tmp_path: Path) -> None:
     assert system_backlog(str(tmp_path / "missing")) == socket.SOMAXCONN
 
 
-@contextlib.contextmanager
-def stopped(pid: int) -> Iterator[None]:
-    """``pid`` accepts nothing while stopped (SIGSTOP), continued however the block ends."""
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
-
-
 def test_a_burst_of_connections_waits_for_a_busy_daemon(sock_dir: Path) -> None:
     if system_backlog() <= BURST:
         unavailable(f"net.core.somaxconn is {system_backlog()}: this test needs more than {BURST}")
@@ -48,7 +34,7 @@ def test_a_burst_of_connections_waits_for_a_busy_daemon(sock_dir: Path) -> None:
     with running_daemon("--plugin", "memory", "--socket", str(path)) as daemon:
         burst: list[socket.socket] = []
         try:
-            with stopped(daemon.process.pid):
+            with daemon.stopped():
                 for _ in range(BURST):
                     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                     burst.append(conn)

@@ -4,7 +4,6 @@ reads nothing before it has one."""
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from pathlib import Path
@@ -37,13 +36,10 @@ def test_a_client_hello_sent_while_the_daemon_was_busy_is_answered(
 
         # Stopped, the daemon cannot accept: the kernel completes the TCP handshake and keeps
         # the ClientHello in the socket, so both are waiting when the daemon goes on.
-        daemon.process.send_signal(signal.SIGSTOP)
-        try:
+        with daemon.stopped():
             caller = threading.Thread(target=call)
             caller.start()
             time.sleep(1.0)
-        finally:
-            daemon.process.send_signal(signal.SIGCONT)
         caller.join(HEADER_TIMEOUT + 20)
         assert not caller.is_alive()
         result, seconds = outcome
