@@ -13,12 +13,12 @@ naming the field and the flag that would allow it, raised before anything is mad
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from instance_rpc.errors import PluginError
-from instance_rpc.field_paths import render_key
 from instance_rpc.types import Spec
 
 from ._docker_images import image_registry, registry_host
@@ -96,6 +96,11 @@ class PolicyRefused(PluginError):
         self.allow = allow
 
 
+def _key(member: str) -> str:
+    """A member's path segment: ``.Name``, or ``["odd.name"]`` for any other key."""
+    return f".{member}" if member.isidentifier() else f"[{json.dumps(member)}]"
+
+
 def _normal_path(path: str) -> str:
     normal = posixpath.normpath(path)
     return "/" + normal.lstrip("/") if normal.startswith("//") else normal
@@ -156,12 +161,12 @@ class DockerPolicy:
         config: Mapping[str, Any] = plain.get("Config") or {}
         for member, value in config.items():
             if member not in SAFE_CONFIG and not _unset(value):
-                raise PolicyRefused(f"$.Config{render_key(member)}", "unknown member", None)
+                raise PolicyRefused(f"$.Config{_key(member)}", "unknown member", None)
         refuse_reserved((config.get("Labels") or {}).keys(), "$.Config.Labels")
         self._check_image(str(config.get("Image", "")))
         host: Mapping[str, Any] = plain.get("HostConfig") or {}
         for member, value in host.items():
-            self._check_host_member(f"$.HostConfig{render_key(member)}", member, value)
+            self._check_host_member(f"$.HostConfig{_key(member)}", member, value)
         for index, network in enumerate(plain.get("NetworkAttachments") or []):
             self._check_network(f"$.NetworkAttachments[{index}].Name", network.get("Name"))
 
