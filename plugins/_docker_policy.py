@@ -222,7 +222,7 @@ class DockerPolicy:
     def _check_mount(self, field: str, mount: Any) -> None:
         if not isinstance(mount, dict):
             raise PolicyRefused(field, "not an object", None)
-        kind = mount.get("Type") or "volume"
+        kind = mount.get("Type")
         if kind in ("bind", "npipe"):
             self._check_host_path(f"{field}.Source", str(mount.get("Source", "")))
         elif kind == "volume":

@@ -68,6 +68,7 @@ REFUSED: list[tuple[dict[str, Any], str, str | None]] = [
         "host-binds=/",
     ),
     ({"VolumeDriver": "sshfs"}, "$.HostConfig.VolumeDriver", "host-binds=/"),
+    ({"Mounts": [{"Source": "/", "Target": "/h"}]}, "$.HostConfig.Mounts[0].Type", None),
     ({"VolumesFrom": ["other"]}, "$.HostConfig.VolumesFrom", "volumes-from"),
     ({"Sysctls": {"net.ipv4.ip_forward": "1"}}, "$.HostConfig.Sysctls", "sysctls"),
     ({"Runtime": "runsc"}, "$.HostConfig.Runtime", "runtime"),
@@ -151,6 +152,10 @@ async def test_what_any_caller_may_ask_for_passes(
         "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
         "Binds": ["irpc-named:/data", "/anonymous"],
         "Tmpfs": {"/run": "size=1m"},
+        "Mounts": [
+            {"Type": "volume", "Source": "irpc-mounted", "Target": "/m"},
+            {"Type": "tmpfs", "Target": "/scratch"},
+        ],
         "Privileged": False,  # Go's zero values, as a marshalled HostConfig carries them
         "PidMode": "",
         "CapAdd": None,
@@ -160,6 +165,7 @@ async def test_what_any_caller_may_ask_for_passes(
     shown = await docker.containers.container(instance).show()
     assert shown["HostConfig"]["PidsLimit"] == 64
     assert shown["HostConfig"]["Privileged"] is False
+    assert {m["Destination"] for m in shown["Mounts"]} >= {"/data", "/anonymous", "/m"}
 
 
 async def test_allowed_categories_reach_the_engine(
