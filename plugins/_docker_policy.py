@@ -2,19 +2,18 @@
 
 Whatever lets a container reach the host (or another container) is refused unless the operator
 allows its category (``serve --docker-allow CATEGORY[=VALUE]``, repeatable; :data:`CATEGORIES`;
-README, "The docker policy", lists what each admits). :data:`SAFE_HOST_CONFIG` and
-:data:`SAFE_CONFIG` members pass; ``LogConfig`` passes with a driver that keeps logs in the
-engine (``json-file``, ``local``, ``none``); any other member is refused unless it is null or a
-zero scalar (what Go sends for a field left unset). Host paths are normalised (``..`` cannot
-leave an allowed prefix). With registries given (``--docker-registry HOST``) ``Config.Image``
-must name one of them (``plugins/_docker_images.py``). A refusal is a :class:`PolicyRefused`
-naming the field and the flag that would allow it, raised before anything is made.
+README, "The docker policy", lists what each admits). The members any caller may set
+(``SAFE_HOST_CONFIG``, ``SAFE_CONFIG`` in ``plugins/_docker_members.py``) pass; ``LogConfig``
+passes with a driver that keeps logs in the engine (``json-file``, ``local``, ``none``); any
+other member is refused unless it is null or a zero scalar (what Go sends for a field left
+unset). Host paths are normalised (``..`` cannot leave an allowed prefix). With registries
+given (``--docker-registry HOST``) ``Config.Image`` must name one of them
+(``plugins/_docker_images.py``). A refusal is a :class:`PolicyRefused` naming the field and the
+flag that would allow it, raised before anything is made.
 """
 
 from __future__ import annotations
 
-import json
-import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -23,14 +22,22 @@ from instance_rpc.types import Spec
 
 from ._docker_images import image_registry, registry_host
 from ._docker_labels import refuse_reserved
+from ._docker_members import (
+    HARMLESS_SECURITY_OPTIONS,
+    LOCAL_LOG_DRIVERS,
+    NAMESPACE_MODES,
+    SAFE_CONFIG,
+    SAFE_HOST_CONFIG,
+    empty,
+    member_path,
+    normal_path,
+    plain_local_driver,
+    shares_namespace,
+    unset,
+)
 from ._docker_spec import volume_bind
 
-__all__ = [
-    "CATEGORIES",
-    "SAFE_HOST_CONFIG",
-    "DockerPolicy",
-    "PolicyRefused",
-]
+__all__ = ["CATEGORIES", "DockerPolicy", "PolicyRefused"]
 
 CATEGORIES = (
     "privileged",
@@ -43,42 +50,6 @@ CATEGORIES = (
     "sysctls",
     "runtime",
     "cgroup-parent",
-)
-
-SAFE_HOST_CONFIG = frozenset(
-    {
-        # limits: they only restrict the container
-        *("Memory", "MemoryReservation", "MemorySwap", "MemorySwappiness", "KernelMemory"),
-        *("KernelMemoryTCP", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota", "CpuCount"),
-        *("CpuPercent", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems"),
-        *("BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps"),
-        *("BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "IOMaximumIOps", "IOMaximumBandwidth"),
-        *("PidsLimit", "Ulimits", "OomKillDisable", "OomScoreAdj", "ShmSize", "StorageOpt"),
-        # life cycle
-        *("RestartPolicy", "AutoRemove", "Init", "ConsoleSize", "Isolation"),
-        # the container's own view of itself
-        *("ReadonlyRootfs", "Tmpfs", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd"),
-        "CapDrop",
-        # the container's ports published on the host's addresses
-        *("PortBindings", "PublishAllPorts"),
-    }
-)
-"""``HostConfig`` members any caller may set (Docker Engine API, ``POST /containers/create``)."""
-
-SAFE_CONFIG = frozenset(
-    {
-        *("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr"),
-        *("ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck"),
-        *("ArgsEscaped", "Image", "Volumes", "WorkingDir", "Entrypoint", "NetworkDisabled"),
-        *("MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell"),
-    }
-)
-"""``Config`` members (the Engine API's ContainerConfig; ``Labels`` and ``Image`` are checked)."""
-
-_LOCAL_LOG_DRIVERS = frozenset({"", "json-file", "local", "none"})
-_NAMESPACE_MODES = ("PidMode", "IpcMode", "NetworkMode", "UTSMode", "UsernsMode", "CgroupnsMode")
-_HARMLESS_SECURITY_OPTIONS = frozenset(
-    {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
 )
 
 
@@ -94,30 +65,6 @@ class PolicyRefused(PluginError):
         )
         self.field = field
         self.allow = allow
-
-
-def _key(member: str) -> str:
-    """A member's path segment: ``.Name``, or ``["odd.name"]`` for any other key."""
-    return f".{member}" if member.isidentifier() else f"[{json.dumps(member)}]"
-
-
-def _normal_path(path: str) -> str:
-    normal = posixpath.normpath(path)
-    return "/" + normal.lstrip("/") if normal.startswith("//") else normal
-
-
-def _unset(value: Any) -> bool:
-    """Null, or a zero scalar: what Go marshals for a field left at its zero value."""
-    return value is None or (isinstance(value, bool | int | float | str) and not value)
-
-
-def _empty(value: Any) -> bool:
-    return _unset(value) or value == [] or value == {}
-
-
-def _shares_namespace(value: Any) -> bool:
-    mode = str(value).lower()
-    return mode == "host" or mode.startswith("container:")
 
 
 class DockerPolicy:
@@ -139,7 +86,7 @@ class DockerPolicy:
                     raise PluginError(
                         f"--docker-allow {value}: give an absolute path, host-binds=/srv"
                     )
-                self.bind_prefixes.append(_normal_path(argument))
+                self.bind_prefixes.append(normal_path(argument))
             elif sep:
                 raise PluginError(f"--docker-allow {value}: {category} takes no value")
             else:
@@ -160,13 +107,15 @@ class DockerPolicy:
         """Raise :class:`PolicyRefused` for the first thing the Properties may not ask for."""
         config: Mapping[str, Any] = plain.get("Config") or {}
         for member, value in config.items():
-            if member not in SAFE_CONFIG and not _unset(value):
-                raise PolicyRefused(f"$.Config{_key(member)}", "unknown member", None)
+            if member not in SAFE_CONFIG and not unset(value):
+                raise PolicyRefused(
+                    f"$.Config{member_path(member)}", "not a Config member the policy knows", None
+                )
         refuse_reserved((config.get("Labels") or {}).keys(), "$.Config.Labels")
         self._check_image(str(config.get("Image", "")))
         host: Mapping[str, Any] = plain.get("HostConfig") or {}
         for member, value in host.items():
-            self._check_host_member(f"$.HostConfig{_key(member)}", member, value)
+            self._check_host_member(f"$.HostConfig{member_path(member)}", member, value)
         for index, network in enumerate(plain.get("NetworkAttachments") or []):
             self._check_network(f"$.NetworkAttachments[{index}].Name", network.get("Name"))
 
@@ -194,11 +143,11 @@ class DockerPolicy:
             )
 
     def _check_network(self, field: str, name: Any) -> None:
-        if _shares_namespace(name):
+        if shares_namespace(name):
             self._require("host-namespaces", field, f"network {name} shares a namespace")
 
     def _check_host_path(self, field: str, path: str) -> None:
-        normal = _normal_path(path)
+        normal = normal_path(path)
         if not path.startswith("/"):
             raise PolicyRefused(field, f"host path {path!r} is not absolute", None)
         for prefix in self.bind_prefixes:
@@ -226,8 +175,9 @@ class DockerPolicy:
         if kind in ("bind", "npipe"):
             self._check_host_path(f"{field}.Source", str(mount.get("Source", "")))
         elif kind == "volume":
-            driver = (mount.get("VolumeOptions") or {}).get("DriverConfig") or {}
-            if driver.get("Options") or driver.get("Name") not in (None, "", "local"):
+            options = mount.get("VolumeOptions")
+            driver = options.get("DriverConfig") if isinstance(options, dict) else options
+            if not plain_local_driver(driver):
                 self._check_driver(f"{field}.VolumeOptions.DriverConfig")
         elif kind != "tmpfs":
             raise PolicyRefused(f"{field}.Type", f"mount type {kind!r} is not known", None)
@@ -236,27 +186,27 @@ class DockerPolicy:
         check = _MEMBER_CHECKS.get(member)
         if check is not None:
             check(self, field, value)
-        elif member not in SAFE_HOST_CONFIG and not _unset(value):
+        elif member not in SAFE_HOST_CONFIG and not unset(value):
             raise PolicyRefused(field, "not a HostConfig member the policy knows", None)
 
 
 def _category(category: str, reason: str) -> Callable[[DockerPolicy, str, Any], None]:
     def check(policy: DockerPolicy, field: str, value: Any) -> None:
-        if not _empty(value):
+        if not empty(value):
             policy._require(category, field, reason)
 
     return check
 
 
 def _namespace(policy: DockerPolicy, field: str, value: Any) -> None:
-    if not _unset(value) and _shares_namespace(value):
+    if not unset(value) and shares_namespace(value):
         policy._require("host-namespaces", field, f"{value} shares a namespace")
 
 
 def _security_options(policy: DockerPolicy, field: str, value: Any) -> None:
     options = [value] if isinstance(value, str) else list(value or [])
     for index, option in enumerate(options):
-        if option not in _HARMLESS_SECURITY_OPTIONS:
+        if option not in HARMLESS_SECURITY_OPTIONS:
             policy._require(
                 "security-options", f"{field}[{index}]", f"{option} loosens confinement"
             )
@@ -279,13 +229,13 @@ def _mounts(policy: DockerPolicy, field: str, value: Any) -> None:
 
 def _log_config(policy: DockerPolicy, field: str, value: Any) -> None:
     driver = (value or {}).get("Type") if isinstance(value, dict) else value
-    if driver not in _LOCAL_LOG_DRIVERS:
+    if driver not in LOCAL_LOG_DRIVERS:
         reason = f"log driver {driver!r} sends logs off the engine (set dockerd's default instead)"
         raise PolicyRefused(f"{field}.Type", reason, None)
 
 
 def _host_path(policy: DockerPolicy, field: str, value: Any) -> None:
-    if not _unset(value):
+    if not unset(value):
         policy._check_host_path(field, str(value))
 
 
@@ -296,7 +246,7 @@ def _volume_driver(policy: DockerPolicy, field: str, value: Any) -> None:
 
 _MEMBER_CHECKS: dict[str, Callable[[DockerPolicy, str, Any], None]] = {
     "Privileged": _category("privileged", "a privileged container owns the host"),
-    **dict.fromkeys(_NAMESPACE_MODES, _namespace),
+    **dict.fromkeys(NAMESPACE_MODES, _namespace),
     "Cgroup": _namespace,
     "Links": _category("host-namespaces", "a link reads another container's environment"),
     "CapAdd": _category("capabilities", "added capabilities"),

@@ -69,6 +69,12 @@ REFUSED: list[tuple[dict[str, Any], str, str | None]] = [
     ),
     ({"VolumeDriver": "sshfs"}, "$.HostConfig.VolumeDriver", "host-binds=/"),
     ({"Mounts": [{"Source": "/", "Target": "/h"}]}, "$.HostConfig.Mounts[0].Type", None),
+    (
+        {"Mounts": [{"Type": "volume", "Source": "v", "Target": "/v", "VolumeOptions": "odd"}]},
+        "$.HostConfig.Mounts[0].VolumeOptions.DriverConfig",
+        "host-binds=/",
+    ),
+    ({"Binds": ["~/x:/x"]}, "$.HostConfig.Binds[0]", None),
     ({"VolumesFrom": ["other"]}, "$.HostConfig.VolumesFrom", "volumes-from"),
     ({"Sysctls": {"net.ipv4.ip_forward": "1"}}, "$.HostConfig.Sysctls", "sysctls"),
     ({"Runtime": "runsc"}, "$.HostConfig.Runtime", "runtime"),
