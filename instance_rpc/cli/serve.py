@@ -27,8 +27,10 @@ from ._app import LOG_LEVELS, fail, main
 from ._backend_options import (
     StartupFailed,
     close_backends,
+    docker_policy_options,
     failure_reason,
     load_backends,
+    offered_options,
     state_options,
 )
 from ._network_options import connection_limits, network_options, remote_access
@@ -101,6 +103,7 @@ def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Pat
     help="Docker engine of the docker backend. Default: $DOCKER_HOST, "
     "else unix:///var/run/docker.sock.",
 )
+@docker_policy_options
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @network_options
 @click.option(
@@ -126,6 +129,8 @@ def serve(
     grace: float,
     max_body: int,
     docker_host: str | None,
+    docker_allow: tuple[str, ...],
+    docker_registry: tuple[str, ...],
     log_level: str,
     log_format: str,
     metrics: bool,
@@ -163,7 +168,9 @@ def serve(
     backends: dict[str, Plugin] = {}
     server: PluginServer | ActivatedServer | None = None
     try:
-        offered = {} if docker_host is None else {"docker_host": docker_host}
+        offered = offered_options(
+            docker_host=docker_host, docker_allow=docker_allow, docker_registry=docker_registry
+        )
         backends = load_backends(names, dirs, socket_path.name, offered)
         service = InstanceService(backends)
         if inherited:
