@@ -12,7 +12,8 @@ second line or a field.
 
 With ``--log-format json`` every line is one JSON object: ``time`` (ISO 8601, UTC), ``level``,
 ``logger``, ``message``, ``exception`` (a traceback, when there is one) and, on the per-call
-line, ``method``, ``type``, ``outcome`` (``ok`` or ``error``), ``code`` and ``error`` (for an
+line, ``method``, ``type``, ``outcome`` (``ok``, ``error``, or ``cancelled``: a WARNING line
+for a call cut off before its answer, the daemon stopping), ``code`` and ``error`` (for an
 error), ``duration_ms``, and ``instance`` / ``reason`` / ``logical_id`` as above. Every string
 field is redacted (:func:`~instance_rpc.logs.redact`), as text lines are.
 """
@@ -87,31 +88,40 @@ def log_call(
     error: str,
     seconds: float,
     details: Mapping[str, str] | None = None,
+    *,
+    cancelled: bool = False,
 ) -> None:
     """Log the per-call line at INFO: ``code`` ``None`` for success, else the error answered
     with its ``error`` message; ``details`` (instance, reason, logical_id) in the given order.
+    A call ``cancelled`` before its answer (the daemon stopping) is a WARNING, ``cancelled``.
 
     The line is made here, once, and redacted (:func:`~instance_rpc.logs.redact`, all but the
     duration, see :func:`_redacted_head`), so the handler's filter passes it as it is."""
-    if logger.disabled or not logger.isEnabledFor(logging.INFO):
-        return  # what logger.info would do with it
+    level, levelname, outcome = logging.INFO, "INFO", "ok"
+    if cancelled:
+        level, levelname, outcome = logging.WARNING, "WARNING", "cancelled"
+    if logger.disabled or not logger.isEnabledFor(level):
+        return  # what logger.log would do with it
     elapsed_ms = seconds * 1000
     shown = "".join(f" {k}={_shown(v)}" for k, v in details.items()) if details else ""
     head = f"{method} type={_shown(type_name)}{shown}"
-    if code is None:
+    if cancelled:
+        message = _redacted_head(f"{head} cancelled")
+    elif code is None:
         message = _redacted_head(f"{head} ok")
     else:
+        outcome = "error"
         message = redact(f"{head} error {code}: {_escaped(error)}")
     message = f"{message} ({elapsed_ms:.1f} ms)"
     direct = _direct_handler(logger)
     if direct is not None and isinstance(direct.formatter, TextFormatter):
-        line = direct.formatter.format_line(time.time(), "INFO", logger.name, message)
-        direct.emit_line(line, logging.INFO)
+        line = direct.formatter.format_line(time.time(), levelname, logger.name, message)
+        direct.emit_line(line, level)
         return
     fields: dict[str, Any] = {
         "method": method,
         "type": type_name,
-        "outcome": "ok" if code is None else "error",
+        "outcome": outcome,
         "duration_ms": round(elapsed_ms, 3),
     }
     if code is not None:
@@ -120,12 +130,12 @@ def log_call(
     if details:
         fields.update(details)
     if direct is None:
-        logger.info(message, extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
+        logger.log(level, message, extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
         return
     formatter = direct.formatter
     assert isinstance(formatter, JsonFormatter)
-    text = formatter.format_fields(time.time(), "INFO", logger.name, message, fields, None)
-    direct.emit_line(text, logging.INFO)
+    text = formatter.format_fields(time.time(), levelname, logger.name, message, fields, None)
+    direct.emit_line(text, level)
 
 
 def _direct_handler(logger: logging.Logger) -> BufferedStreamHandler | None:
