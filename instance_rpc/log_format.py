@@ -30,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from .log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter
+from .log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter, escape_controls
 from .logs import REDACTED_MESSAGE, RedactingFilter, install_redaction, redact
 
 __all__ = [
@@ -47,7 +47,6 @@ CALL_FIELDS = "rpc_call"
 """The attribute of a per-call record holding its fields (``extra={CALL_FIELDS: {...}}``)."""
 
 _PLAIN = re.compile(r"[\w.:/@+-]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -60,7 +59,7 @@ def _shown(value: str) -> str:
     """``value`` as it appears in a text line: bare if a plain word, else a JSON string."""
     if _PLAIN.fullmatch(value):
         return value
-    return _ENCODER.encode(value).decode()
+    return escape_controls(_ENCODER.encode(value).decode())
 
 
 @functools.lru_cache(maxsize=_KEPT)
@@ -71,13 +70,6 @@ def _redacted_head(head: str) -> str:
     `` (0.3 ms)``, holds no secret word and no quote, and its space and parenthesis end or
     refuse every value a redaction pattern takes."""
     return redact(head)
-
-
-def _escaped(text: str) -> str:
-    """``text`` with control characters (a newline most of all) written as JSON escapes."""
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(lambda found: _ENCODER.encode(found.group())[1:-1].decode(), text)
 
 
 def log_call(
@@ -111,7 +103,7 @@ def log_call(
         message = _redacted_head(f"{head} ok")
     else:
         outcome = "error"
-        message = redact(f"{head} error {code}: {_escaped(error)}")
+        message = redact(f"{head} error {code}: {escape_controls(error)}")
     message = f"{message} ({elapsed_ms:.1f} ms)"
     direct = _direct_handler(logger)
     if direct is not None and isinstance(direct.formatter, TextFormatter):
@@ -208,7 +200,8 @@ class JsonFormatter(logging.Formatter):
         if exception:
             document["exception"] = exception
         redacted = {key: _redacted(value) for key, value in document.items()}
-        return _ENCODER.encode(redacted).decode()
+        # JSON escapes C0 controls; C1 controls and U+2028/U+2029 are escaped here.
+        return escape_controls(_ENCODER.encode(redacted).decode())
 
 
 _DIRECT_FORMATTERS = (TextFormatter, JsonFormatter)

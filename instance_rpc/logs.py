@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+from .log_output import escape_exception_values
+
 __all__ = ["REDACTED", "REDACTED_MESSAGE", "RedactingFilter", "install_redaction", "redact"]
 
 REDACTED = "***"
@@ -67,7 +69,8 @@ class RedactingFilter(logging.Filter):
             # The merged message replaces msg and args, so formatting does not merge them again.
             record.msg, record.args = redact(record.getMessage()), None
         if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = escape_exception_values(formatted, record.exc_info[1])
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
