@@ -68,7 +68,8 @@ def _redacted_head(head: str) -> str:
 
     Redacting a head alone gives what redacting the whole line gives: the duration after it,
     `` (0.3 ms)``, holds no secret word and no quote, and its space and parenthesis end or
-    refuse every value a redaction pattern takes."""
+    refuse every value a redaction pattern takes; the head's quotes and brackets are all inside
+    whole JSON strings (:func:`_shown`), so no value in it runs on to the line's end."""
     return redact(head)
 
 
