@@ -7,7 +7,8 @@ with its socket and ``.listen`` file left behind.
 - SIGHUP is handled by the ``serve`` command itself (it reloads).
 - SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGSTKFLT, SIGXFSZ (a write past the file
   size limit then fails with EFBIG instead) and the real-time signals SIGRTMIN..SIGRTMAX, all of
-  which terminate a process by default, are logged and ignored.
+  which terminate a process by default, are logged and ignored, unless the process handles or
+  ignores one already (a program that runs ``serve`` in-process, with a handler of its own).
 - SIGPIPE stays ignored (Python ignores it at start-up: a write to a closed connection fails with
   EPIPE instead). SIGTSTP, SIGTTIN and SIGTTOU stop (pause) the process as they always do;
   SIGKILL and SIGSTOP cannot be caught; the signals of a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
@@ -72,7 +73,8 @@ def install_signal_handlers(
     for signum in STOPPING_SIGNALS:
         loop.add_signal_handler(signum, on_stop, signum)
     for signum in IGNORED_SIGNALS:
-        loop.add_signal_handler(signum, _ignore, signum)
+        if signal.getsignal(signum) == signal.SIG_DFL:  # a program embedding serve keeps its own
+            loop.add_signal_handler(signum, _ignore, signum)
 
 
 def _ignore(signum: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -100,3 +101,20 @@ def test_sigquit_then_a_second_signal_exits_at_once_leaving_nothing(sock_dir: Pa
             assert daemon.signal(signal.SIGTERM) == 128 + signal.SIGTERM
     assert not socket_path.exists()
     assert not listen_file.exists()
+
+
+def test_a_handler_the_embedding_program_installed_is_kept(sock_dir: Path) -> None:
+    socket_path = sock_dir / "own"
+    program = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGUSR1, lambda *_: print('own handler', file=sys.stderr))\n"
+        "from instance_rpc.cli import main\n"
+        "main()\n"
+    )
+    cli = [sys.executable, "-c", program]
+    with running_daemon("--socket", str(socket_path), "--plugin", "memory", cli=cli) as daemon:
+        daemon.process.send_signal(signal.SIGUSR1)
+        _wait_for_line(daemon, "own handler")
+        daemon.process.send_signal(signal.SIGUSR2)
+        _wait_for_line(daemon, "received SIGUSR2: ignored")
+        assert "received SIGUSR1" not in daemon.stop()
