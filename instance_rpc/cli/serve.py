@@ -34,6 +34,7 @@ from ._backend_options import (
     state_options,
 )
 from ._network_options import connection_limits, network_options, remote_access
+from ._signals import install_signal_handlers, signal_name
 
 __all__ = ["DEFAULT_PLUGIN", "serve", "state_options"]
 
@@ -266,10 +267,17 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
             server.remove_socket()
             flush_logs()
             os._exit(128 + signum)
+        logger.info("received %s: stopping", signal_name(signum))
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
+    def on_reload() -> None:
+        logger.info("received SIGHUP: reload")
+        reload = getattr(server, "reload", None)
+        if callable(reload):
+            reload()
+
+    install_signal_handlers(loop, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, on_reload)
     try:
         await server.start()
         collector.settle_daemon()
