@@ -82,6 +82,11 @@ class ActivatedServer:
             self._started = False
             await self._serving.cleanup()
 
+    def reload(self) -> bool:
+        """Nothing to reload (inherited sockets serve no TLS): False."""
+        logger.info("reload: no TLS certificate to reload")
+        return False
+
     def remove_socket(self) -> None:
         """Nothing to remove: the service manager owns the socket files."""
 

@@ -12,7 +12,13 @@ import ssl
 
 import aiohttp
 
-__all__ = ["TLSConfigError", "client_context", "server_context", "tls_failure_reason"]
+__all__ = [
+    "ServerTLS",
+    "TLSConfigError",
+    "client_context",
+    "server_context",
+    "tls_failure_reason",
+]
 
 StrPath = str | os.PathLike[str]
 
@@ -58,6 +64,29 @@ def server_context(
         # after sending. TLS 1.2 refuses it inside the handshake, before any request leaves it.
         context.maximum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+class ServerTLS:
+    """A listener's TLS context made from files, and made again from them on :meth:`reload`
+    (certificate rotation without a restart).
+
+    ``cert``, ``key``, ``client_ca``: as for :func:`server_context`, which raises
+    :class:`TLSConfigError` when made.
+    """
+
+    def __init__(self, cert: StrPath, key: StrPath, *, client_ca: StrPath | None = None) -> None:
+        self.cert = cert
+        self.key = key
+        self.client_ca = client_ca
+        self.context = server_context(cert, key, client_ca=client_ca)
+        """The context new connections get."""
+
+    def reload(self) -> ssl.SSLContext:
+        """Read the files again into a new context, which becomes :attr:`context` and is
+        returned. Raises :class:`TLSConfigError` naming the file and why (a missing file, a
+        key that is not the certificate's), and then :attr:`context` stays the old one."""
+        self.context = server_context(self.cert, self.key, client_ca=self.client_ca)
+        return self.context
 
 
 def client_context(

@@ -131,7 +131,8 @@ def serve(
     metrics: bool,
     **network: Any,
 ) -> None:
-    """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
+    """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket. SIGHUP reloads
+    the TLS certificate, key and client CA (a pair that does not load keeps the old one).
 
     \b
     Examples:
@@ -263,6 +264,7 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
+    loop.add_signal_handler(signal.SIGHUP, server.reload)
     try:
         await server.start()
         collector.settle_daemon()

@@ -83,7 +83,7 @@ async def test_a_name_the_certificate_does_not_carry_is_a_name_mismatch(
     elsewhere.private_key_pem.write_to_path(str(tmp_path / "s.key"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     tls = server_context(tmp_path / "s.pem", tmp_path / "s.key")
-    remote = RemoteAccess([ListenAddress.parse("tcp://127.0.0.1:0")], tls=tls)
+    remote = RemoteAccess([ListenAddress.parse("tcp://127.0.0.1:0")], tls=tls, insecure=True)
     async with running_server(MemoryPlugin(), sock_dir / "p.sock", remote=remote):
         context = client_context(ca=tmp_path / "ca.pem")
         with pytest.raises(PluginUnavailable, match="name mismatch"):
