@@ -26,9 +26,17 @@ from typing import Any, cast
 
 from aiohttp import hdrs, web
 
+from .listeners import ListenAddress
 from .peer_uid import peer_uid
 
-__all__ = ["CallerCheck", "ListenerPolicy", "Refusal", "checked_protocol", "listener_hosts"]
+__all__ = [
+    "CallerCheck",
+    "ListenerPolicy",
+    "Refusal",
+    "checked_protocol",
+    "listener_hosts",
+    "plain_http_policy",
+]
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
@@ -141,6 +149,31 @@ class ListenerPolicy:
                 "Content-Type: application/json",
             )
         return None
+
+
+def plain_http_policy(
+    bound: ListenAddress,
+    *,
+    insecure: bool,
+    advertised: ListenAddress | None = None,
+    allow_hosts: Iterable[str] = (),
+) -> ListenerPolicy:
+    """The rules of a plain-HTTP listener bound to ``bound`` (its port as bound): the ``Host``
+    names of :func:`listener_hosts`; on loopback without ``insecure`` (``--insecure-listen``)
+    only the callers its Unix socket would admit (:meth:`ListenerPolicy.socket_users`)."""
+    hosts = listener_hosts(
+        bound.host,
+        bound.port,
+        advertised=None if advertised is None else (advertised.host, advertised.port),
+        extra=allow_hosts,
+    )
+    checked = bound.is_loopback() and not insecure
+    return ListenerPolicy(
+        url=bound.url(False),
+        plain=True,
+        hosts=hosts,
+        uids=ListenerPolicy.socket_users() if checked else None,
+    )
 
 
 _UNCHECKED = Refusal(0, "", "")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .caller_policy import ListenerPolicy, checked_protocol, listener_hosts
+from .caller_policy import ListenerPolicy, checked_protocol, plain_http_policy
 from .connection_limits import ConnectionPool
 from .errors import InstanceRPCError
 from .listen_files import ListenFile, listen_file_for
@@ -83,19 +83,14 @@ class RemoteAccess:
         )
 
     def _policy(self, bound: ListenAddress) -> ListenerPolicy:
-        url = bound.url(self.secure)
         if self.secure:
-            return ListenerPolicy(url=url, plain=False)
-        advertised = self._advertised(bound)
-        hosts = listener_hosts(
-            bound.host,
-            bound.port,
-            advertised=(advertised.host, advertised.port),
-            extra=self.allow_hosts,
+            return ListenerPolicy(url=bound.url(True), plain=False)
+        return plain_http_policy(
+            bound,
+            insecure=self.insecure,
+            advertised=self._advertised(bound),
+            allow_hosts=self.allow_hosts,
         )
-        checked = bound.is_loopback() and not self.insecure
-        uids = ListenerPolicy.socket_users() if checked else None
-        return ListenerPolicy(url=url, plain=True, hosts=hosts, uids=uids)
 
     def reload(self) -> bool:
         """Read the TLS certificate, key and client CA again (SIGHUP) and serve new

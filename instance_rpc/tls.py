@@ -167,9 +167,7 @@ def _ssl_error(exc: BaseException | None) -> ssl.SSLError | None:
     return None
 
 
-def tls_failure_reason(
-    exc: BaseException, *, context: ssl.SSLContext | None = None
-) -> str | None:
+def tls_failure_reason(exc: BaseException, *, context: ssl.SSLContext | None = None) -> str | None:
     """A one-line reason when ``exc`` (an aiohttp or ssl error) is a TLS failure, else ``None``.
 
     Like ``"unknown CA (certificate verify failed: unable to get local issuer certificate)"``.

@@ -125,13 +125,8 @@ def remote_access(options: Mapping[str, Any]) -> RemoteAccess:
         fail("give --tls-cert and --tls-key together")
     if client_ca is not None and cert is None:
         fail("--tls-client-ca needs --tls-cert and --tls-key")
-    if not listen and (
-        cert is not None or options["advertise"] is not None or options["allow_hosts"]
-    ):
-        fail(
-            "--tls-cert, --advertise and --allow-host are for TCP listeners: "
-            "add --listen tcp://HOST:PORT"
-        )
+    if not listen and (cert is not None or options["advertise"] is not None):
+        fail("--tls-cert and --advertise are for TCP listeners: add --listen tcp://HOST:PORT")
     try:
         addresses = [ListenAddress.parse(text) for text in listen]
     except ValueError as exc:

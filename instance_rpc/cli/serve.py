@@ -175,6 +175,8 @@ def serve(
                 shutdown_timeout=grace,
                 limits=connection_limits(network),
                 metrics=metrics,
+                insecure=network["insecure_listen"],
+                allow_hosts=network["allow_hosts"],
             )
         else:
             server = PluginServer(

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from instance_rpc import SyncPluginClient
+from instance_rpc.activation import ActivatedServer
+from instance_rpc.listeners import InsecureListener
 from instance_rpc.peer_uid import proc_address
-from tests.daemon import Daemon, run_cli, running_daemon
+from instance_rpc.service import InstanceService
+from instance_rpc.systemd import InheritedSocket
+from instance_rpc_plugins.memory import MemoryPlugin
+from tests.cli.test_systemd import read_until, started
+from tests.daemon import CLI, Daemon, run_cli, running_daemon
 from tests.remote.conftest import Certs, advertised_url
 from tests.remote.raw_http import (
     OTHER_USER,
@@ -22,6 +31,7 @@ from tests.remote.raw_http import (
     send,
     send_as,
 )
+from tests.tools import require_tool
 from tests.wire.golden import WIRE_ROOT
 
 PROVISION = (WIRE_ROOT / "infrakit-0.6.0" / "06-Instance.Provision.request.json").read_bytes()
@@ -198,3 +208,35 @@ def test_tls_without_client_certificates_needs_insecure_listen(
     finally:
         daemon.close()
     assert re.search(r"WARNING .*TLS listener on https://127\.0\.0\.1:\d+ without client", log)
+
+
+def test_an_inherited_loopback_socket_admits_only_the_daemons_user(sock_dir: Path) -> None:
+    tool = require_tool("systemd-socket-activate", "Debian's systemd package")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = [*CLI, "serve", "--plugin", "memory"]
+    with started([tool, "-l", f"127.0.0.1:{port}", *serve]) as process:
+        assert process.stderr is not None
+        read_until(process, process.stderr, f"Listening on 127.0.0.1:{port}".encode())
+        # The first connection starts the daemon; the request waits in the backlog meanwhile.
+        provision = request_bytes("POST", "/", go_headers(f"127.0.0.1:{port}"), PROVISION)
+        refused = send_as(OTHER_USER, "127.0.0.1", port, provision)
+        assert refused.status == 403
+        assert "--insecure-listen" in error_message(refused)
+        admitted = send("127.0.0.1", port, provision)
+        assert admitted.status == 200
+        assert json.loads(admitted.body)["result"]["ID"] == "inst-1"  # the first one made
+
+
+def test_an_inherited_socket_beyond_loopback_needs_insecure_listen() -> None:
+    with socket.socket() as everywhere:
+        everywhere.bind(("0.0.0.0", 0))
+        everywhere.listen()
+        passed = [InheritedSocket(everywhere, "net")]
+        service = InstanceService({"": MemoryPlugin()})
+        with pytest.raises(InsecureListener, match=r"refusing plain TCP on tcp://0\.0\.0\.0:"):
+            ActivatedServer(service, passed)
+        allowed = ActivatedServer(service, passed, insecure=True)
+        [warning] = allowed.warnings
+        assert "without TLS (--insecure-listen)" in warning
