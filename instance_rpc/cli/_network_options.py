@@ -43,11 +43,11 @@ def network_options(command: _F) -> _F:
         click.option(
             "--insecure-listen",
             is_flag=True,
-            help="Allow listeners that admit callers the Unix socket refuses, each logged as a "
-            "WARNING and listed under Warnings in /info/api.json: plain TCP beyond loopback, or "
-            "on loopback for every local user (anyone who reaches the port, any local user, "
-            "can create and destroy instances); TLS without --tls-client-ca (anyone who reaches "
-            "the port can).",
+            help="Allow listeners that admit callers the Unix socket refuses (each logs a "
+            "WARNING and is listed under Warnings in /info/api.json): plain TCP beyond loopback "
+            "(anyone who reaches the port can create and destroy instances) or on loopback for "
+            "every local user (any of them can); TLS without --tls-client-ca (anyone who "
+            "reaches the port can). Socket-activated TCP sockets too.",
         ),
         click.option(
             "--allow-host",
