@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +21,7 @@ from instance_rpc.listeners import (
     check_plain_tcp,
     check_tls_clients,
 )
-from instance_rpc.peer_uid import peer_uid, proc_address
+from instance_rpc.peer_uid import peer_uid, peer_uid_from_proc, proc_address
 from instance_rpc.remote_access import RemoteAccess
 from instance_rpc.testing import running_server
 from instance_rpc.tls import client_context, server_context
@@ -67,7 +68,9 @@ def test_peer_uid_names_the_user_at_the_other_end(family: int, host: str) -> Non
             mine.connect((host, port))
             accepted, _ = listening.accept()
             with accepted:
-                assert peer_uid(accepted.getsockname(), accepted.getpeername()) == os.geteuid()
+                ends = (accepted.getsockname(), accepted.getpeername())
+                assert peer_uid(*ends) == os.geteuid()
+                assert peer_uid_from_proc(*ends) == os.geteuid()
         # Another user's connection, held open until it is told to go.
         holder = subprocess.Popen(
             [
@@ -84,14 +87,46 @@ def test_peer_uid_names_the_user_at_the_other_end(family: int, host: str) -> Non
             assert holder.stdout.readline() == b"up\n"
             accepted, _ = listening.accept()
             with accepted:
-                assert peer_uid(accepted.getsockname(), accepted.getpeername()) == OTHER_USER
+                ends = (accepted.getsockname(), accepted.getpeername())
+                assert peer_uid(*ends) == OTHER_USER
+                assert peer_uid_from_proc(*ends) == OTHER_USER
         finally:
             holder.communicate(timeout=10)
 
 
 def test_peer_uid_of_no_such_connection_is_nobody() -> None:
-    assert peer_uid(("127.0.0.1", 1), ("127.0.0.1", 2)) is None
-    assert peer_uid(("not an address", 1), ("127.0.0.1", 2)) is None
+    for find in (peer_uid, peer_uid_from_proc):
+        assert find(("127.0.0.1", 1), ("127.0.0.1", 2)) is None
+        assert find(("not an address", 1), ("127.0.0.1", 2)) is None
+
+
+def test_a_closed_end_names_nobody_not_root() -> None:
+    """Closed by its process, the caller's end is listed with uid 0 and no inode."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        mine = socket.create_connection(listening.getsockname())
+        accepted, _ = listening.accept()
+        with accepted:
+            mine.sendall(b"request")
+            mine.close()
+            ends = (accepted.getsockname(), accepted.getpeername())
+            deadline = time.monotonic() + 10
+            while not listed_as_root(*ends):  # the kernel may take a moment to forget it
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            assert peer_uid(*ends) is None
+            assert peer_uid_from_proc(*ends) is None
+
+
+def listed_as_root(local: tuple[str, int], peer: tuple[str, int]) -> bool:
+    _, ours = proc_address(*local)
+    _, theirs = proc_address(*peer)
+    for line in Path("/proc/net/tcp").read_text().splitlines():
+        fields = line.split()
+        if fields[1:3] == [theirs, ours]:
+            return fields[7] == "0" and fields[9] == "0"
+    return False
 
 
 def test_what_needs_insecure_listen() -> None:
