@@ -5,7 +5,7 @@ The 0600 Unix socket admits the daemon's own user and root. Each TCP listener ca
 (``--insecure-listen``):
 
 - plain TCP on loopback admits only callers whose end of the connection the daemon's own uid or
-  root owns (read from ``/proc/net/tcp``, see :mod:`instance_rpc.peer_uid`), once per connection;
+  root owns (the kernel's socket table, see :mod:`instance_rpc.peer_uid`), once per connection;
 - plain HTTP (which a web page can reach, with any ``Host`` through DNS rebinding) refuses a
   request carrying an ``Origin`` header, or a ``Host`` that is not one of the listener's own
   names (:func:`listener_hosts`);
@@ -98,7 +98,7 @@ class ListenerPolicy:
 
     def peer_refusal(self, transport: asyncio.BaseTransport | None) -> Refusal | None:
         """The refusal of every request on the connection of ``transport``, if its caller is
-        not one of :attr:`uids`; reads ``/proc/net`` (blocking, about a millisecond)."""
+        not one of :attr:`uids`; asks the kernel (blocking, tens of microseconds)."""
         if self.uids is None:
             return None
         uid = None
