@@ -78,6 +78,8 @@ REFUSAL_REASONS = frozenset(
         "header_timeout",  # a connection closed: no whole request head in time
         "tls_handshake_limit",  # a connection closed: too many TLS handshakes in progress
         "tls_handshake_failed",  # a TLS handshake refused (no or untrusted client certificate)
+        "forbidden_peer",  # HTTP 403: a local user the daemon's Unix socket would refuse
+        "forbidden_host",  # HTTP 403: plain HTTP with an Origin, or a Host not the listener's
     }
 )
 """Reasons :func:`count_refusal` takes; each is a label value, so the set stays fixed."""

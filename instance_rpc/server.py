@@ -145,6 +145,11 @@ class PluginServer:
             self.remove_socket()
             self._lock.release()
 
+    def reload(self) -> bool:
+        """Reload the TCP listeners' TLS certificate, key and client CA (on SIGHUP); see
+        :meth:`RemoteAccess.reload`. True when reloaded."""
+        return self.remote.reload()
+
     def remove_socket(self) -> None:
         """Unlink the socket only if it is still the one we bound (not a successor's)."""
         with contextlib.suppress(FileNotFoundError):

@@ -137,7 +137,8 @@ def serve(
     metrics: bool,
     **network: Any,
 ) -> None:
-    """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
+    """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket. SIGHUP reloads
+    the TLS certificate, key and client CA (a pair that does not load keeps the old one).
 
     \b
     Examples:
@@ -182,6 +183,8 @@ def serve(
                 shutdown_timeout=grace,
                 limits=connection_limits(network),
                 metrics=metrics,
+                insecure=network["insecure_listen"],
+                allow_hosts=network["allow_hosts"],
             )
         else:
             server = PluginServer(
@@ -272,9 +275,7 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
 
     def on_reload() -> None:
         logger.info("received SIGHUP: reload")
-        reload = getattr(server, "reload", None)
-        if callable(reload):
-            reload()
+        server.reload()
 
     install_signal_handlers(loop, on_signal)
     loop.add_signal_handler(signal.SIGHUP, on_reload)

@@ -19,11 +19,13 @@ BACKENDS = "instance_rpc_plugins"
 SERVER_SIDE = {
     "activation",
     "app",
+    "caller_policy",
     "connection_limits",
     "envelope",
     "http_errors",
     "listeners",
     "metrics",
+    "peer_uid",
     "protocol",
     "remote_access",
     "server",
@@ -36,7 +38,7 @@ SERVER_SIDE = {
 }
 CLIENT_SIDE = {"client", "delivery", "endpoints", "responses", "sync_client", "transport"}
 HTTP_SERVING = {"activation", "app", "http_errors", "listeners", "remote_access", "server"}
-HTTP_SERVING |= {"unix_socket", "systemd", "serving", "streamed_response"}
+HTTP_SERVING |= {"unix_socket", "systemd", "serving", "streamed_response", "caller_policy"}
 
 
 def _module_name(path: Path, root: Path, package: str) -> str:
