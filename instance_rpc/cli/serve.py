@@ -32,6 +32,7 @@ from ._backend_options import (
     state_options,
 )
 from ._network_options import connection_limits, network_options, remote_access
+from ._process_options import offered_by, process_options
 
 __all__ = ["DEFAULT_PLUGIN", "serve", "state_options"]
 
@@ -103,6 +104,7 @@ def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Pat
 )
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @network_options
+@process_options
 @click.option(
     "--log-format",
     type=click.Choice(LOG_FORMATS),
@@ -129,7 +131,7 @@ def serve(
     log_level: str,
     log_format: str,
     metrics: bool,
-    **network: Any,
+    **network: Any,  # and the process options
 ) -> None:
     """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
 
@@ -164,6 +166,7 @@ def serve(
     server: PluginServer | ActivatedServer | None = None
     try:
         offered = {} if docker_host is None else {"docker_host": docker_host}
+        offered.update(offered_by(network))
         backends = load_backends(names, dirs, socket_path.name, offered)
         service = InstanceService(backends)
         if inherited:

@@ -126,8 +126,8 @@ async def test_destroy_sends_sigkill_after_the_grace_period(
     took = time.monotonic() - started
     assert 0.3 <= took < 5, took
     assert not _alive(pid)
-    assert f"destroying {instance_id}" in caplog.text
-    assert "reason: rolling_update" in caplog.text
+    assert f"destroying {instance_id!r}" in caplog.text
+    assert "reason: 'rolling_update'" in caplog.text
     assert await plugin.describe_instances({}) == []
     assert not (plugin.directory / f"{instance_id}.log").exists()
 
