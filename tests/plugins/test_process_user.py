@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pwd
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,11 +39,10 @@ def _status(pid: int) -> dict[str, str]:
     return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
 
 
-async def _view(client: PluginClient, instance_id: str) -> dict[str, object]:
-    [found] = [
-        d for d in await client.describe_instances({}, properties=True) if d.id == instance_id
-    ]
-    view: dict[str, object] = load_properties(found.properties)
+async def _view(client: PluginClient, instance_id: str) -> dict[str, Any]:
+    described = await client.describe_instances({}, properties=True)
+    [found] = [d for d in described if d.id == instance_id]
+    view: dict[str, Any] = load_properties(found.properties)
     return view
 
 
@@ -50,10 +50,11 @@ async def _members(client: PluginClient, instance_id: str, count: int) -> list[i
     """The instance's live pids, once there are ``count`` of them."""
 
     async def reached() -> bool:
-        return len(list((await _view(client, instance_id))["processes"])) == count  # type: ignore[call-overload]
+        return len((await _view(client, instance_id))["processes"]) == count
 
     await eventually(reached, what=f"{count} processes in {instance_id}")
-    return list((await _view(client, instance_id))["processes"])  # type: ignore[call-overload]
+    pids: list[int] = (await _view(client, instance_id))["processes"]
+    return pids
 
 
 async def test_an_instance_gets_a_clean_environment_never_the_daemons() -> None:
