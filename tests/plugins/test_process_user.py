@@ -12,6 +12,7 @@ import pytest
 
 from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.types import load_properties
+from instance_rpc_plugins import _cgroup
 from instance_rpc_plugins._process_user import SAFE_PATH
 from tests.daemon import eventually, run_cli, running_daemon, short_tmp_dir
 
@@ -120,7 +121,11 @@ async def test_run_as_runs_every_process_of_the_instance_as_that_user() -> None:
                 init = f"touch {state}/forged.json; echo touch=$?; id -u; sleep 30 &\nexec sleep 31"
                 instance_id = str(await client.provision(Spec(init=init)))
                 pids = await _members(client, instance_id, 2)
+                cgroup = (await _view(client, instance_id))["cgroup"]
                 for pid in pids:
+                    # moved in by the daemon: nobody could not have moved itself
+                    assert cgroup is None or pid in _cgroup.procs(Path(cgroup)), pid
+                    assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
                     status = _status(pid)
                     assert status["Uid"].split() == [str(nobody.pw_uid)] * 4, pid
                     assert status["Gid"].split() == [str(nobody.pw_gid)] * 4, pid
