@@ -25,6 +25,7 @@ __all__ = [
     "enter_command",
     "kill",
     "make_instance_cgroup",
+    "mount_point",
     "move",
     "procs",
     "remove",
@@ -35,7 +36,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def _mount_point() -> Path | None:
+def mount_point() -> Path | None:
+    """Where the cgroup v2 hierarchy is mounted (its root, as this process sees it)."""
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
@@ -64,7 +66,7 @@ def usable_parent(given: Path | None = None) -> Path | None:
     the daemon may create cgroups in; else ``None``."""
     directory = given
     if directory is None:
-        mount, own = _mount_point(), _own_path()
+        mount, own = mount_point(), _own_path()
         if mount is None or own is None:
             return None
         directory = mount / own.lstrip("/")

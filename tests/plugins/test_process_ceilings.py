@@ -2,10 +2,10 @@
 ``--process-max-memory``): kept by the instance's cgroup v2 where the controller exists, refused
 at start-up where it does not.
 
-Each test makes a cgroup of its own under the test's cgroup v2 (``_cgroup.usable_parent``) and
-points the backend at it. Where that cgroup is not given the controller (the machine offers it
-not at all, or its parent does not pass it on) the tests that need it skip, naming what is
-missing; the refusal is tested everywhere.
+Each test makes a cgroup of its own (see ``_test_cgroup``) and points the backend at it. Where
+that cgroup is not given the controller (the machine offers it not at all, or its parent does
+not pass it on) the tests that need it skip, naming what is missing; the refusal is tested
+everywhere.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ from tests.daemon import eventually, run_cli, short_tmp_dir
 
 @contextlib.contextmanager
 def _test_cgroup() -> Iterator[Path]:
-    """A new, empty cgroup v2 of this test's own; removed after (its processes killed)."""
-    parent = _cgroup.usable_parent()
+    """A new, empty cgroup v2 of this test's own; removed after (its processes killed).
+
+    Made under the hierarchy's root where this test may (root: systemd gives the root's children
+    every controller), else under this process's own cgroup."""
+    parent = _cgroup.usable_parent(_cgroup.mount_point()) or _cgroup.usable_parent()
     if parent is None:
         pytest.skip("no cgroup v2 this test may create cgroups in (/proc/self/cgroup)")
     path = parent / f"irpc-test-{secrets.token_hex(4)}"
