@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.types import load_properties
 from instance_rpc_plugins import _cgroup
 from instance_rpc_plugins._process_user import SAFE_PATH
-from tests.daemon import eventually, run_cli, running_daemon, short_tmp_dir
+from tests.daemon import CLI, eventually, run_cli, running_daemon, short_tmp_dir
 
 _SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-daemon-secret",
@@ -104,6 +106,26 @@ def test_an_unknown_user_or_group_is_refused_at_start_up_in_one_line() -> None:
             assert done.returncode == 1, done
             assert done.stderr.splitlines() == [f"instance-rpc: {reason}"], done.stderr
             assert not (tmp / "p.sock").exists()
+
+
+@_needs_root
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing")
+def test_a_daemon_that_is_not_root_cannot_run_instances_as_another_user() -> None:
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    with short_tmp_dir() as tmp:
+        args = ("--socket", str(tmp / "p.sock"), "--plugin", "process", "--dir", str(tmp))
+        done = subprocess.run(
+            [*nobody, *CLI, "serve", *args, "--run-as", "root"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1, done
+    assert done.stderr.splitlines() == [
+        "instance-rpc: --run-as root: the daemon runs as uid 65534 and cannot change user or "
+        "group (that needs root)"
+    ], done.stderr
 
 
 @_needs_root
