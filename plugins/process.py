@@ -6,7 +6,8 @@
   ``INSTANCE_RPC_INSTANCE=<ID>``, never the daemon's); in a cgroup of its own where the daemon
   may create one; as the ``run_as`` user (``USER[:GROUP]``) when given; within the
   ``process_max_pids`` and ``process_max_memory`` ceilings when given
-  (``plugins/_process_ceilings.py``).
+  (``plugins/_process_ceilings.py``: on its cgroup v2, or on cgroups v1 of its own where only
+  v1 offers the controller).
 - ``Properties`` (all optional; see ``plugins/_process_settings.py``)::
 
       {"env": {"PORT": "8080"}, "cwd": "/srv/app", "stop_grace_seconds": 5}
@@ -17,7 +18,8 @@
   Init shell; ``destroying`` once a Destroy began), ``exit_code`` (negative: the signal that ended
   it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes`` (the pids of the
   instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its cgroup's directory,
-  ``null`` without one) and the ``properties`` provisioned with, byte for byte.
+  ``null`` without one), ``cgroups_v1`` (its cgroup v1 directories, one per ceiling kept on
+  v1) and the ``properties`` provisioned with, byte for byte.
 - Destroy sends SIGTERM to every process of the instance, SIGKILL to those left after the grace
   period, and returns once none is left; the Init shell need not run any more. The ``Context``
   reason goes to the record (while destroying) and to the log.
@@ -50,7 +52,7 @@ from . import _cgroup
 from ._child import Child
 from ._inventory import Inventory, now_utc
 from ._members import Snapshot, enable_subreaper
-from ._process_ceilings import Ceilings, check_parent
+from ._process_ceilings import Ceilings, place
 from ._process_record import (
     DESTROYING,
     EXITED,
@@ -63,7 +65,7 @@ from ._process_settings import (
     ProcessProperties,
     parse_settings,
 )
-from ._process_spawn import Launcher
+from ._process_spawn import Launcher, remove_v1
 from ._process_stop import KILL_WAIT_SECONDS, stop_members
 from ._process_user import parse_run_as
 from ._procfs import is_running
@@ -90,9 +92,11 @@ class ProcessPlugin:
 
     ``cgroups``: put each instance in a cgroup v2 of its own where the daemon may create one
     (``None``, the default: yes unless ``INSTANCE_RPC_PROCESS_CGROUPS=0``), under
-    ``process_cgroup_parent`` (default: the daemon's own cgroup). ``run_as``: ``USER[:GROUP]``
-    to run instances as. ``process_max_pids`` (tasks) and ``process_max_memory`` (bytes):
-    ceilings per instance, kept through its cgroup.
+    ``process_cgroup_parent`` (a cgroup v2 directory; default: the daemon's own cgroup).
+    ``run_as``: ``USER[:GROUP]`` to run instances as. ``process_max_pids`` (tasks) and
+    ``process_max_memory`` (bytes): ceilings per instance, kept through its cgroup v2, or, for
+    a controller only a cgroup v1 hierarchy offers, a cgroup v1 of its own under the daemon's
+    own cgroup of that hierarchy.
 
     Raises :class:`~instance_rpc.errors.PluginError` (one line) for an unknown user or group, or
     a ceiling the cgroups here cannot keep.
@@ -120,8 +124,10 @@ class ProcessPlugin:
         given = None if process_cgroup_parent is None else Path(process_cgroup_parent)
         parent = _cgroup.usable_parent(given) if cgroups else None
         ceilings = Ceilings(process_max_pids, process_max_memory)
-        check_parent(parent, ceilings, _why_no_cgroup(cgroups, given))
-        self._launcher = Launcher(parent, ceilings, account)
+        # Not where cgroups are off, nor in place of a parent the operator named that is unusable.
+        v1 = cgroups and (given is None or parent is not None)
+        on_v1 = place(parent, ceilings, _why_no_cgroup(cgroups, given), v1=v1)
+        self._launcher = Launcher(parent, ceilings, account, on_v1)
         directory = default_state_dir(name) if dir is None else dir
         self._inventory = Inventory(directory, ProcessRecord, stop=self._stop)
         self._children: dict[str, Child] = {}
@@ -152,6 +158,7 @@ class ProcessPlugin:
         for record in self._inventory.records():
             if record.Cgroup and not _cgroup.procs(Path(record.Cgroup)):
                 _cgroup.remove(Path(record.Cgroup))  # empty: nothing left to find in it
+            remove_v1([Path(c) for c in record.CgroupsV1 if not _cgroup.procs(Path(c))])
         self._inventory.close()
 
     def vendor_info(self) -> VendorInfo:
@@ -167,7 +174,7 @@ class ProcessPlugin:
         settings = parse_settings(spec.properties)
 
         async def start(instance_id: str) -> ProcessRecord:
-            popen, identity, cgroup = await asyncio.to_thread(
+            popen, identity, cgroup, cgroups_v1 = await asyncio.to_thread(
                 self._launcher.start, instance_id, spec.init, settings, self._log_path(instance_id)
             )
             self._children[instance_id] = Child(
@@ -181,6 +188,7 @@ class ProcessPlugin:
                 BootID=identity.boot_id if identity else "",
                 SessionID=popen.pid,
                 Cgroup="" if cgroup is None else str(cgroup),
+                CgroupsV1=[str(path) for path in cgroups_v1],
                 StartedAt=now_utc(),
                 StopGraceSeconds=settings.stop_grace_seconds,
             )
@@ -228,6 +236,8 @@ class ProcessPlugin:
             self._children.pop(record.ID, None)
         if group.cgroup is not None:
             _cgroup.remove(group.cgroup)
+        if record.CgroupsV1:  # its processes are gone: the last ones leave as they exit
+            await asyncio.to_thread(remove_v1, [Path(path) for path in record.CgroupsV1])
 
     def _report_strays(self) -> None:
         """Warn of live processes re-parented to the daemon that no instance claims: they left

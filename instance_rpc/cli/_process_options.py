@@ -32,21 +32,23 @@ def process_options(command: _F) -> _F:
             type=click.IntRange(min=1),
             metavar="N",
             help="Most tasks (processes and threads) each process instance may hold "
-            "(cgroup v2 pids.max; refused at start-up without the pids controller).",
+            "(pids.max of its cgroup v2, or of a cgroup v1 where only v1 has the pids "
+            "controller; refused at start-up without either).",
         ),
         click.option(
             "--process-max-memory",
             type=click.IntRange(min=4096),
             metavar="BYTES",
             help="Most memory each process instance may use; past it the kernel kills one of "
-            "its processes (cgroup v2 memory.max, no swap; refused at start-up without the "
-            "memory controller).",
+            "its processes (cgroup v2 memory.max, or cgroup v1 memory.limit_in_bytes where "
+            "only v1 has the memory controller; no swap; refused at start-up without either).",
         ),
         click.option(
             "--process-cgroup-parent",
             metavar="DIR",
             help="cgroup v2 directory to make instances' cgroups in (one without processes, so "
-            "that it can give them controllers). Default: the daemon's own cgroup.",
+            "that it can give them controllers). Default: the daemon's own cgroup. Ceilings "
+            "kept on cgroup v1 use the daemon's own cgroup of that hierarchy, whatever DIR.",
         ),
     ]
     for option in reversed(options):
