@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,11 +103,31 @@ def _counters(cgroup: Path, name: str) -> dict[str, int]:
     return {key: int(value) for key, value in (line.split() for line in lines)}
 
 
-def _remove_v1(paths: list[Path]) -> None:
-    """Leave no cgroup v1 of this test's instances behind, even when the test failed."""
-    for path in paths:
-        _cgroup_v1.remove(path, 5.0)
-        assert not path.exists(), f"{path} was left behind"
+@contextlib.asynccontextmanager
+async def _plugin(
+    controller: str, directory: Path, max_pids: int | None = None, max_memory: int | None = None
+) -> AsyncIterator[tuple[ProcessPlugin, Path, list[Path]]]:
+    """A backend with the ceilings given whose cgroup v2 parent is a :func:`_test_cgroup`, skipping
+    where ``controller`` is not available; yields it, that parent and a list where the test
+    puts its instances' cgroups v1, all removed after (closed more than once: harmless)."""
+    made_v1: list[Path] = []
+    try:
+        with _test_cgroup() as parent:
+            _given(parent, controller)
+            plugin = ProcessPlugin(
+                dir=directory,
+                process_cgroup_parent=parent,
+                process_max_pids=max_pids,
+                process_max_memory=max_memory,
+            )
+            try:
+                yield plugin, parent, made_v1
+            finally:
+                plugin.close()
+    finally:
+        for path in made_v1:  # none is left behind, even when the test failed
+            _cgroup_v1.remove(path, 5.0)
+            assert not path.exists(), f"{path} was left behind"
 
 
 def _without_v1(controller: str) -> list[str]:
@@ -133,6 +153,24 @@ def _without_v1(controller: str) -> list[str]:
     ]
 
 
+def _refused_serve(prefix: list[str], tmp: Path, parent: Path, option: str, value: str) -> str:
+    """Run ``prefix instance-rpc serve`` with the process backend in ``tmp``, ``option value``
+    and ``parent`` as its cgroup parent; check it stops at start-up in one line, and return it."""
+    served = ("--socket", str(tmp / "p.sock"), "--plugin", "process", "--dir", str(tmp))
+    given = (option, value, "--process-cgroup-parent", str(parent))
+    done = subprocess.run(
+        [*prefix, *CLI, "serve", *served, *given],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1, done
+    [line] = done.stderr.splitlines()
+    assert not (tmp / "p.sock").exists()
+    return line
+
+
 @pytest.mark.parametrize(
     ("option", "controller"),
     [("--process-max-pids", "pids"), ("--process-max-memory", "memory")],
@@ -148,27 +186,16 @@ def test_a_ceiling_is_refused_at_start_up_where_neither_cgroup_version_offers_it
         holder = subprocess.Popen(["sleep", "60"])
         try:
             _cgroup.move(parent, holder.pid)
-            served = ("--socket", str(tmp / "p.sock"), "--plugin", "process", "--dir", str(tmp))
-            given = (option, "65536", "--process-cgroup-parent", str(parent))
-            done = subprocess.run(
-                [*prefix, *CLI, "serve", *served, *given],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
+            line = _refused_serve(prefix, tmp, parent, option, "65536")
         finally:
             holder.kill()
             holder.wait()
-        assert done.returncode == 1, done
-        [line] = done.stderr.splitlines()
         assert line.startswith(f"instance-rpc: {option}"), line
         assert f"{controller!r} controller" in line, line
         assert str(parent) in line, line
         if controller not in _cgroup.controllers(parent):
             hidden = f"nor a cgroup v1 one: no cgroup v1 {controller!r} hierarchy is mounted"
             assert line.endswith(hidden), line
-        assert not (tmp / "p.sock").exists()
 
 
 def test_a_ceiling_is_refused_without_cgroups() -> None:
@@ -177,69 +204,49 @@ def test_a_ceiling_is_refused_without_cgroups() -> None:
 
 
 async def test_a_fork_bomb_stops_at_max_pids(tmp_path: Path) -> None:
-    made_v1: list[Path] = []
-    try:
-        with _test_cgroup() as parent:
-            _given(parent, "pids")
-            plugin = ProcessPlugin(dir=tmp_path, process_cgroup_parent=parent, process_max_pids=8)
-            try:
-                bomb = "i=0\nwhile [ $i -lt 100 ]; do sleep 60 & i=$((i+1)); done\nwait"
-                instance_id = await plugin.provision(Spec(init=bomb))
-                view = await _view(plugin, instance_id)
-                made_v1 = _cgroups_v1(view)
-                cgroup, _ = _holder(view, instance_id, "pids")
-                assert (cgroup / "pids.max").read_text().strip() == "8"
+    async with _plugin("pids", tmp_path, max_pids=8) as (plugin, _, made_v1):
+        bomb = "i=0\nwhile [ $i -lt 100 ]; do sleep 60 & i=$((i+1)); done\nwait"
+        instance_id = await plugin.provision(Spec(init=bomb))
+        view = await _view(plugin, instance_id)
+        made_v1 += _cgroups_v1(view)
+        cgroup, _ = _holder(view, instance_id, "pids")
+        assert (cgroup / "pids.max").read_text().strip() == "8"
 
-                async def refused() -> bool:
-                    return _counters(cgroup, "pids.events")["max"] > 0
+        async def refused() -> bool:
+            return _counters(cgroup, "pids.events")["max"] > 0
 
-                await eventually(refused, what="a fork refused at pids.max")
-                assert len(_cgroup.procs(cgroup)) <= 8
-                processes = (await _view(plugin, instance_id))["processes"]
-                assert isinstance(processes, list)
-                assert 0 < len(processes) <= 8
-                await plugin.destroy(instance_id, TERMINATION)
-                assert not cgroup.exists()  # removed once its processes were gone
-            finally:
-                plugin.close()
-    finally:
-        _remove_v1(made_v1)
+        await eventually(refused, what="a fork refused at pids.max")
+        assert len(_cgroup.procs(cgroup)) <= 8
+        processes = (await _view(plugin, instance_id))["processes"]
+        assert isinstance(processes, list)
+        assert 0 < len(processes) <= 8
+        await plugin.destroy(instance_id, TERMINATION)
+        assert not cgroup.exists()  # removed once its processes were gone
 
 
 async def test_an_allocation_beyond_max_memory_is_killed(tmp_path: Path) -> None:
-    made_v1: list[Path] = []
-    try:
-        with _test_cgroup() as parent:
-            _given(parent, "memory")
-            limit = 64 << 20
-            plugin = ProcessPlugin(
-                dir=tmp_path, process_cgroup_parent=parent, process_max_memory=limit
-            )
-            try:
-                grab = f"exec {sys.executable} -c 'b = b\"x\" * (256 << 20); print(len(b))'"
-                instance_id = await plugin.provision(Spec(init=grab))
-                view = await _view(plugin, instance_id)
-                made_v1 = _cgroups_v1(view)
-                cgroup, version = _holder(view, instance_id, "memory")
-                ceiling = "memory.max" if version == 2 else "memory.limit_in_bytes"
-                assert (cgroup / ceiling).read_text().strip() == str(limit)
-                swap = cgroup / "memory.memsw.limit_in_bytes"
-                if version == 1 and swap.exists():
-                    assert swap.read_text().strip() == str(limit)
+    limit = 64 << 20
+    async with _plugin("memory", tmp_path, max_memory=limit) as (plugin, _, made_v1):
+        grab = f"exec {sys.executable} -c 'b = b\"x\" * (256 << 20); print(len(b))'"
+        instance_id = await plugin.provision(Spec(init=grab))
+        view = await _view(plugin, instance_id)
+        made_v1 += _cgroups_v1(view)
+        cgroup, version = _holder(view, instance_id, "memory")
+        ceiling = "memory.max" if version == 2 else "memory.limit_in_bytes"
+        assert (cgroup / ceiling).read_text().strip() == str(limit)
+        swap = cgroup / "memory.memsw.limit_in_bytes"
+        if version == 1 and swap.exists():
+            assert swap.read_text().strip() == str(limit)
 
-                async def ended() -> bool:
-                    return (await _view(plugin, instance_id))["state"] == "exited"
+        async def ended() -> bool:
+            return (await _view(plugin, instance_id))["state"] == "exited"
 
-                await eventually(ended, timeout=30, what="the allocation ending")
-                assert (await _view(plugin, instance_id))["exit_code"] == -9
-                events = "memory.events" if version == 2 else "memory.oom_control"
-                assert _counters(cgroup, events)["oom_kill"] >= 1
-                await plugin.destroy(instance_id, TERMINATION)
-                assert not cgroup.exists()
-            finally:
-                plugin.close()
-    finally:
-        _remove_v1(made_v1)
+        await eventually(ended, timeout=30, what="the allocation ending")
+        assert (await _view(plugin, instance_id))["exit_code"] == -9
+        events = "memory.events" if version == 2 else "memory.oom_control"
+        assert _counters(cgroup, events)["oom_kill"] >= 1
+        await plugin.destroy(instance_id, TERMINATION)
+        assert not cgroup.exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="running the daemon as nobody needs root")
@@ -253,56 +260,36 @@ def test_a_ceiling_is_refused_where_its_v1_hierarchy_is_not_writable() -> None:
         os.chown(parent, 65534, 65534)
         os.chown(tmp, 65534, 65534)
         nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        served = ("--socket", str(tmp / "p.sock"), "--plugin", "process", "--dir", str(tmp))
-        given = ("--process-max-pids", "8", "--process-cgroup-parent", str(parent))
-        done = subprocess.run(
-            [*nobody, *CLI, "serve", *served, *given],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert done.returncode == 1, done
-        [line] = done.stderr.splitlines()
+        line = _refused_serve(nobody, tmp, parent, "--process-max-pids", "8")
         assert line.startswith("instance-rpc: --process-max-pids needs the cgroup v2 'pids'"), line
         root_only = _cgroup_v1.parent("pids")  # the daemon's too: setpriv keeps the cgroups
         assert line.endswith(
             f"nor a cgroup v1 one: the daemon may not create cgroups in {root_only}"
         ), line
-        assert not (tmp / "p.sock").exists()
 
 
 async def test_a_later_daemon_removes_the_v1_cgroups_of_what_it_destroys(tmp_path: Path) -> None:
     """The instance's cgroups are in its record: a daemon started after the one that made them
     (here with no ceiling at all) still removes them at Destroy; closing keeps those that still
     hold a process, and removes those that are empty."""
-    made_v1: list[Path] = []
-    try:
-        with _test_cgroup() as parent:
-            _given(parent, "pids")
-            first = ProcessPlugin(dir=tmp_path, process_cgroup_parent=parent, process_max_pids=8)
-            try:
-                running = await first.provision(Spec(init="sleep 60"))
-                ended = await first.provision(Spec(init="exit 3"))
-                views = [await _view(first, i) for i in (running, ended)]
-                made_v1 = [path for view in views for path in _cgroups_v1(view)]
+    async with _plugin("pids", tmp_path, max_pids=8) as (first, parent, made_v1):
+        running = await first.provision(Spec(init="sleep 60"))
+        ended = await first.provision(Spec(init="exit 3"))
+        made_v1 += [path for i in (running, ended) for path in _cgroups_v1(await _view(first, i))]
 
-                async def exited() -> bool:
-                    return (await _view(first, ended))["state"] == "exited"
+        async def exited() -> bool:
+            return (await _view(first, ended))["state"] == "exited"
 
-                await eventually(exited, what="the second instance ending")
-            finally:
-                first.close()
-            if not made_v1:
-                pytest.skip("the pids ceiling is kept on cgroup v2 here")
-            kept, removed = made_v1
-            assert kept.exists()
-            assert not removed.exists()
-            later = ProcessPlugin(dir=tmp_path, process_cgroup_parent=parent)
-            try:
-                await later.destroy(running, TERMINATION)
-                assert not kept.exists()
-            finally:
-                later.close()
-    finally:
-        _remove_v1(made_v1)
+        await eventually(exited, what="the second instance ending")
+        first.close()
+        if not made_v1:
+            pytest.skip("the pids ceiling is kept on cgroup v2 here")
+        kept, removed = made_v1
+        assert kept.exists()
+        assert not removed.exists()
+        later = ProcessPlugin(dir=tmp_path, process_cgroup_parent=parent)
+        try:
+            await later.destroy(running, TERMINATION)
+            assert not kept.exists()
+        finally:
+            later.close()
