@@ -25,6 +25,7 @@ class ProcessRecord(Record, kw_only=True):
     BootID: str = ""
     SessionID: int = 0  # 0 in records of older daemons: the session was the Init shell's pid
     Cgroup: str = ""
+    CgroupsV1: list[str] = msgspec.field(default_factory=list)
     State: str = RUNNING
     ExitCode: int | None = None
     StartedAt: str = ""
@@ -51,6 +52,7 @@ class _View(msgspec.Struct):
     ended_at: str | None
     processes: list[int]
     cgroup: str | None
+    cgroups_v1: list[str]
     properties: msgspec.Raw
 
 
@@ -76,6 +78,7 @@ def describe_view(
         ended_at=record.EndedAt,
         processes=live(members),
         cgroup=record.Cgroup or None,
+        cgroups_v1=record.CgroupsV1,
         properties=record.Properties,
     )
     return msgspec.Raw(_VIEW_ENCODER.encode(view))

@@ -33,8 +33,10 @@ MAX_STOP_GRACE_SECONDS = 3600.0
 class ProcessProperties(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """What ``Spec.Properties`` hold for the ``process`` backend (absent: all defaults).
 
-    ``env``: variables added to the daemon's environment; ``cwd``: the working directory, an
-    absolute path (default: the daemon's); ``stop_grace_seconds``: from SIGTERM to SIGKILL.
+    ``env``: variables added to the instance's minimal environment (never the daemon's; see
+    ``plugins/_process_user.py``); ``cwd``: the working directory, an absolute path (default:
+    the daemon's, or the ``run_as`` user's home); ``stop_grace_seconds``: from SIGTERM to
+    SIGKILL.
     """
 
     env: dict[str, str] = msgspec.field(default_factory=dict)

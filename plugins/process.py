@@ -1,19 +1,25 @@
 """The ``process`` backend: each instance is a local OS process running the Spec's ``Init``.
 
 - ``Init`` runs as ``/bin/sh -c INIT`` in a session (and process group) of its own, stdin from
-  ``/dev/null``, stdout and stderr appended to ``<dir>/<ID>.log``, with ``INSTANCE_RPC_INSTANCE``
-  set to the instance's ID; in a cgroup of its own where the daemon may create one.
+  ``/dev/null``, stdout and stderr appended to ``<dir>/<ID>.log``, in an environment of its own
+  (``plugins/_process_user.py``: a fixed minimal set, the Properties' ``env`` and
+  ``INSTANCE_RPC_INSTANCE=<ID>``, never the daemon's); in a cgroup of its own where the daemon
+  may create one; as the ``run_as`` user (``USER[:GROUP]``) when given; within the
+  ``process_max_pids`` and ``process_max_memory`` ceilings when given
+  (``plugins/_process_ceilings.py``: on its cgroup v2, or on cgroups v1 of its own where only
+  v1 offers the controller).
 - ``Properties`` (all optional; see ``plugins/_process_settings.py``)::
 
       {"env": {"PORT": "8080"}, "cwd": "/srv/app", "stop_grace_seconds": 5}
 
-  ``env`` is added to the daemon's environment; ``stop_grace_seconds`` (default 10) is how long
+  ``env`` is added to the minimal set; ``stop_grace_seconds`` (default 10) is how long
   Destroy waits after SIGTERM before it sends SIGKILL.
 - DescribeInstances with properties reports ``pid``, ``state`` (``running`` or ``exited``: the
   Init shell; ``destroying`` once a Destroy began), ``exit_code`` (negative: the signal that ended
   it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes`` (the pids of the
   instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its cgroup's directory,
-  ``null`` without one) and the ``properties`` provisioned with, byte for byte.
+  ``null`` without one), ``cgroups_v1`` (its cgroup v1 directories, one per ceiling kept on
+  v1) and the ``properties`` provisioned with, byte for byte.
 - Destroy sends SIGTERM to every process of the instance, SIGKILL to those left after the grace
   period, and returns once none is left; the Init shell need not run any more. The ``Context``
   reason goes to the record (while destroying) and to the log.
@@ -33,21 +39,20 @@ import asyncio
 import contextlib
 import logging
 import os
-import subprocess
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
 
-from instance_rpc.errors import PluginError
 from instance_rpc.spi import Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
 from . import _cgroup
 from ._child import Child
 from ._inventory import Inventory, now_utc
-from ._members import MARKER_VARIABLE, Snapshot, enable_subreaper
+from ._members import Snapshot, enable_subreaper
+from ._process_ceilings import Ceilings, place
 from ._process_record import (
     DESTROYING,
     EXITED,
@@ -58,11 +63,12 @@ from ._process_record import (
 from ._process_settings import (
     EXAMPLE_PROPERTIES,
     ProcessProperties,
-    ProcessSettings,
     parse_settings,
 )
+from ._process_spawn import Launcher, remove_v1
 from ._process_stop import KILL_WAIT_SECONDS, stop_members
-from ._procfs import ProcessIdentity, identity_of, is_running
+from ._process_user import parse_run_as
+from ._procfs import is_running
 from ._store import default_state_dir
 
 __all__ = [
@@ -76,9 +82,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_NEW_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-"""An instance's output file is always a new one (the only name in it is the instance's ID)."""
-
 CGROUPS_VARIABLE = "INSTANCE_RPC_PROCESS_CGROUPS"
 """Set to ``0`` in the daemon's environment to never use cgroups (sessions and markers only)."""
 
@@ -88,7 +91,15 @@ class ProcessPlugin:
     and leaves the processes running.
 
     ``cgroups``: put each instance in a cgroup v2 of its own where the daemon may create one
-    (``None``, the default: yes unless ``INSTANCE_RPC_PROCESS_CGROUPS=0``).
+    (``None``, the default: yes unless ``INSTANCE_RPC_PROCESS_CGROUPS=0``), under
+    ``process_cgroup_parent`` (a cgroup v2 directory; default: the daemon's own cgroup).
+    ``run_as``: ``USER[:GROUP]`` to run instances as. ``process_max_pids`` (tasks) and
+    ``process_max_memory`` (bytes): ceilings per instance, kept through its cgroup v2, or, for
+    a controller only a cgroup v1 hierarchy offers, a cgroup v1 of its own under the daemon's
+    own cgroup of that hierarchy.
+
+    Raises :class:`~instance_rpc.errors.PluginError` (one line) for an unknown user or group, or
+    a ceiling the cgroups here cannot keep.
     """
 
     properties_type: ClassVar[type[ProcessProperties]] = ProcessProperties
@@ -102,16 +113,27 @@ class ProcessPlugin:
         dir: str | os.PathLike[str] | None = None,
         name: str = "process",
         cgroups: bool | None = None,
+        run_as: str | None = None,
+        process_max_pids: int | None = None,
+        process_max_memory: int | None = None,
+        process_cgroup_parent: str | os.PathLike[str] | None = None,
     ) -> None:
+        account = None if run_as is None else parse_run_as(run_as)
+        if cgroups is None:
+            cgroups = os.environ.get(CGROUPS_VARIABLE, "1") != "0"
+        given = None if process_cgroup_parent is None else Path(process_cgroup_parent)
+        parent = _cgroup.usable_parent(given) if cgroups else None
+        ceilings = Ceilings(process_max_pids, process_max_memory)
+        # Not where cgroups are off, nor in place of a parent the operator named that is unusable.
+        v1 = cgroups and (given is None or parent is not None)
+        on_v1 = place(parent, ceilings, _why_no_cgroup(cgroups, given), v1=v1)
+        self._launcher = Launcher(parent, ceilings, account, on_v1)
         directory = default_state_dir(name) if dir is None else dir
         self._inventory = Inventory(directory, ProcessRecord, stop=self._stop)
         self._children: dict[str, Child] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         if not enable_subreaper():
             logger.warning("cannot become the subreaper: orphaned processes go to init")
-        if cgroups is None:
-            cgroups = os.environ.get(CGROUPS_VARIABLE, "1") != "0"
-        self._cgroup_parent = _cgroup.usable_parent() if cgroups else None
         self._adopt()
 
     @property
@@ -136,6 +158,7 @@ class ProcessPlugin:
         for record in self._inventory.records():
             if record.Cgroup and not _cgroup.procs(Path(record.Cgroup)):
                 _cgroup.remove(Path(record.Cgroup))  # empty: nothing left to find in it
+            remove_v1([Path(c) for c in record.CgroupsV1 if not _cgroup.procs(Path(c))])
         self._inventory.close()
 
     def vendor_info(self) -> VendorInfo:
@@ -151,8 +174,8 @@ class ProcessPlugin:
         settings = parse_settings(spec.properties)
 
         async def start(instance_id: str) -> ProcessRecord:
-            popen, identity, cgroup = await asyncio.to_thread(
-                self._spawn, instance_id, spec.init, settings
+            popen, identity, cgroup, cgroups_v1 = await asyncio.to_thread(
+                self._launcher.start, instance_id, spec.init, settings, self._log_path(instance_id)
             )
             self._children[instance_id] = Child(
                 popen, lambda code: self._spawn_task(self._record_exit(instance_id, code))
@@ -165,6 +188,7 @@ class ProcessPlugin:
                 BootID=identity.boot_id if identity else "",
                 SessionID=popen.pid,
                 Cgroup="" if cgroup is None else str(cgroup),
+                CgroupsV1=[str(path) for path in cgroups_v1],
                 StartedAt=now_utc(),
                 StopGraceSeconds=settings.stop_grace_seconds,
             )
@@ -173,41 +197,6 @@ class ProcessPlugin:
 
     def _log_path(self, instance_id: str) -> Path:
         return self._inventory.directory / f"{instance_id}.log"
-
-    def _spawn(
-        self, instance_id: str, init: str, settings: ProcessSettings
-    ) -> tuple[subprocess.Popen[bytes], ProcessIdentity | None, Path | None]:
-        cgroup = None
-        if self._cgroup_parent is not None:
-            cgroup = _cgroup.make_instance_cgroup(self._cgroup_parent, instance_id)
-        command = ["/bin/sh", "-c", init] if cgroup is None else _cgroup.enter_command(cgroup, init)
-        log_path = self._log_path(instance_id)
-        try:
-            log_fd = os.open(log_path, _NEW_LOG_FLAGS, 0o600)
-        except FileExistsError:
-            # An earlier instance's log, left by a crash, or an entry planted there: unlinked
-            # (a link itself, never its target), never opened.
-            log_path.unlink()
-            log_fd = os.open(log_path, _NEW_LOG_FLAGS, 0o600)
-        try:
-            popen = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                cwd=settings.cwd,
-                env={**os.environ, **settings.env, MARKER_VARIABLE: instance_id},
-                start_new_session=True,
-            )
-        except OSError as exc:
-            log_path.unlink(missing_ok=True)
-            if cgroup is not None:
-                _cgroup.remove(cgroup)
-            raise PluginError(f"cannot start /bin/sh for {instance_id}: {exc}") from None
-        finally:
-            os.close(log_fd)
-        # Not yet reaped (only Child reaps), so /proc still shows it even if it has ended.
-        return popen, identity_of(popen.pid), cgroup
 
     def _spawn_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -230,7 +219,7 @@ class ProcessPlugin:
         await self._inventory.merge_tags(instance, labels)
 
     async def destroy(self, instance: str, context: Context) -> None:
-        logger.info("destroying %s, reason: %s", instance, context.reason)
+        logger.info("destroying %r, reason: %r", instance, context.reason)
         await self._inventory.destroy(instance, context.reason)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._log_path(instance))
@@ -247,6 +236,8 @@ class ProcessPlugin:
             self._children.pop(record.ID, None)
         if group.cgroup is not None:
             _cgroup.remove(group.cgroup)
+        if record.CgroupsV1:  # its processes are gone: the last ones leave as they exit
+            await asyncio.to_thread(remove_v1, [Path(path) for path in record.CgroupsV1])
 
     def _report_strays(self) -> None:
         """Warn of live processes re-parented to the daemon that no instance claims: they left
@@ -277,6 +268,14 @@ class ProcessPlugin:
             ]
 
         return await asyncio.to_thread(describe)
+
+
+def _why_no_cgroup(cgroups: bool, given: Path | None) -> str:
+    if not cgroups:
+        return f"{CGROUPS_VARIABLE}=0 turns them off"
+    if given is not None:
+        return f"{given} is not a cgroup v2 directory the daemon may create cgroups in"
+    return "the daemon's own cgroup (/proc/self/cgroup) is not a cgroup v2 it may create cgroups in"
 
 
 _: type[Plugin] = ProcessPlugin  # mypy checks that ProcessPlugin satisfies the protocol

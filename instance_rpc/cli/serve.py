@@ -34,6 +34,7 @@ from ._backend_options import (
     state_options,
 )
 from ._network_options import connection_limits, network_options, remote_access
+from ._process_options import offered_by, process_options
 from ._signals import install_signal_handlers, signal_name
 
 __all__ = ["DEFAULT_PLUGIN", "serve", "state_options"]
@@ -107,6 +108,7 @@ def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Pat
 @docker_policy_options
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @network_options
+@process_options
 @click.option(
     "--log-format",
     type=click.Choice(LOG_FORMATS),
@@ -135,7 +137,7 @@ def serve(
     log_level: str,
     log_format: str,
     metrics: bool,
-    **network: Any,
+    **network: Any,  # and the process options
 ) -> None:
     """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket. SIGHUP reloads
     the TLS certificate, key and client CA (a pair that does not load keeps the old one).
@@ -173,6 +175,7 @@ def serve(
         offered = offered_options(
             docker_host=docker_host, docker_allow=docker_allow, docker_registry=docker_registry
         )
+        offered.update(offered_by(network))
         backends = load_backends(names, dirs, socket_path.name, offered)
         service = InstanceService(backends)
         if inherited:

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from instance_rpc import ROLLING_UPDATE, TERMINATION, PluginClient, PluginError, Spec
-from instance_rpc.types import Description, load_properties
+from instance_rpc.types import Context, Description, load_properties
 from instance_rpc_plugins._procfs import ProcessIdentity, identity_of
 from instance_rpc_plugins._store import DocumentStore
 from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
@@ -126,10 +126,25 @@ async def test_destroy_sends_sigkill_after_the_grace_period(
     took = time.monotonic() - started
     assert 0.3 <= took < 5, took
     assert not _alive(pid)
-    assert f"destroying {instance_id}" in caplog.text
-    assert "reason: rolling_update" in caplog.text
+    assert f"destroying {instance_id!r}" in caplog.text
+    assert "reason: 'rolling_update'" in caplog.text
     assert await plugin.describe_instances({}) == []
     assert not (plugin.directory / f"{instance_id}.log").exists()
+
+
+async def test_a_callers_instance_id_or_reason_cannot_forge_a_log_line(
+    plugin: ProcessPlugin, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The backend logs what a caller wrote quoted (%r): a newline stays an escape."""
+    forged = "x\n2026-12-06 04:00:00 INFO instance_rpc.access: all is well"
+    instance_id = await plugin.provision(Spec(init="exec sleep 30"))
+    with caplog.at_level(logging.DEBUG):
+        await plugin.destroy(instance_id, Context(reason=forged))
+        with pytest.raises(PluginError):
+            await plugin.destroy(f"proc-0{forged}", Context(reason=forged))
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum(repr(forged) in message for message in messages) == 2, messages
+    assert not [message for message in messages if "\n" in message]
 
 
 async def test_destroy_does_not_wait_for_a_process_that_obeys_sigterm(
