@@ -5,6 +5,7 @@ Go one, with :class:`PluginClient`, which is itself a :class:`Plugin`; scripts w
 loop use :class:`SyncPluginClient`.
 """
 
+from . import _moved
 from ._version import __version__
 from .client import PluginClient
 from .errors import (
@@ -48,6 +49,8 @@ from .types import (
     VendorInfo,
     load_properties,
 )
+
+_moved.install()
 
 __all__ = [
     "ID",

@@ -1,0 +1,68 @@
+"""The old import paths of moved modules, kept working.
+
+Until the layout by layer (CHANGELOG.md, "Unreleased") every module of the library sat at the top
+of ``instance_rpc/``. Each now lives in the folder of its layer (docs/architecture.md); the old
+path in :data:`MOVED` still imports, and gives the very module at its new path (one module object
+under two names, so a patch through either reaches both), with a :class:`DeprecationWarning` that
+names the new path. One finder on ``sys.meta_path`` does it, instead of a stub module per old name
+at the top of the package, which would hide the layers again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType, ModuleType
+
+__all__ = ["MOVED", "install"]
+
+MOVED: Mapping[str, str] = MappingProxyType({})
+"""Old module path -> the module's path now."""
+
+
+class _Alias(importlib.abc.Loader):
+    """Loads an old path as the module at its new path."""
+
+    def __init__(self, new_name: str) -> None:
+        self._new_name = new_name
+        self._own_spec: importlib.machinery.ModuleSpec | None = None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        warnings.warn(
+            f"{spec.name} moved to {self._new_name}: import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        module = importlib.import_module(self._new_name)
+        self._own_spec = module.__spec__
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The import system gave the module the old path's spec: give it back its own.
+        module.__spec__ = self._own_spec
+
+
+class _OldPathFinder(importlib.abc.MetaPathFinder):
+    """Finds the old paths of :data:`MOVED`, and nothing else."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        new_name = MOVED.get(fullname)
+        if new_name is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, _Alias(new_name))
+
+
+def install() -> None:
+    """Put the finder of old paths last on ``sys.meta_path`` (once: a second call does nothing)."""
+    if not any(isinstance(finder, _OldPathFinder) for finder in sys.meta_path):
+        sys.meta_path.append(_OldPathFinder())
