@@ -21,7 +21,16 @@ from types import MappingProxyType, ModuleType
 
 __all__ = ["MOVED", "install"]
 
-MOVED: Mapping[str, str] = MappingProxyType({})
+MOVED: Mapping[str, str] = MappingProxyType(
+    {
+        "instance_rpc.collector": "instance_rpc.observability.collector",
+        "instance_rpc.log_format": "instance_rpc.observability.log_format",
+        "instance_rpc.log_output": "instance_rpc.observability.log_output",
+        "instance_rpc.logs": "instance_rpc.observability.logs",
+        "instance_rpc.metrics": "instance_rpc.observability.metrics",
+        "instance_rpc.observe": "instance_rpc.observability.observe",
+    }
+)
 """Old module path -> the module's path now."""
 
 

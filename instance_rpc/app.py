@@ -19,8 +19,8 @@ from aiohttp import hdrs, web
 
 from .connection_limits import DEFAULT_LIMITS, ConnectionGuard
 from .errors import INTERNAL_ERROR, INVALID_REQUEST
-from .logs import redact
-from .metrics import METRICS_KEY, METRICS_PATH, Metrics
+from .observability.logs import redact
+from .observability.metrics import METRICS_KEY, METRICS_PATH, Metrics
 from .service import InstanceService
 from .streamed_response import send_streamed
 from .streaming import StreamedAnswer

@@ -25,10 +25,11 @@ from typing import Any, TypeVar, cast
 import jsonrpcclient
 import msgspec
 
-from . import collector, handshake
+from . import handshake
 from .endpoints import Endpoint, resolve_endpoint
 from .errors import METHOD_NOT_FOUND, SERVER_ERROR, BadResponse, RPCError
-from .logs import redact
+from .observability import collector
+from .observability.logs import redact
 from .responses import decode_response
 from .spi import INTERFACE, Plugin
 from .transport import DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, Transport

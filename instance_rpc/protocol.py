@@ -59,8 +59,8 @@ from .errors import (
     RPCError,
 )
 from .handshake import DEFAULT_TYPE_NAME
-from .log_format import log_call
-from .observe import CallObserver
+from .observability.log_format import log_call
+from .observability.observe import CallObserver
 from .streaming import StreamedAnswer, StreamedResult
 
 __all__ = ["DEFAULT_MAX_BATCH", "Call", "JsonRpcProtocol", "MethodBody", "Result"]

@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import Raw
 
-from . import collector, handshake
+from . import handshake
 from ._version import __version__
 from .errors import INVALID_PARAMS, NoSuchType, RPCError
 from .field_paths import name_map_keys
-from .observe import CallObserver
+from .observability import collector
+from .observability.observe import CallObserver
 from .properties_schema import PropertiesDeclaration, declaration_of
 from .protocol import DEFAULT_MAX_BATCH, Call, JsonRpcProtocol, Result
 from .spi import EncodedDescriber, Plugin, VendorProvider

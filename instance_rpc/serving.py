@@ -26,7 +26,7 @@ from .connection_limits import (
 )
 from .http_errors import RateLimitedLog, RequestHandler
 from .listeners import GuardedSite
-from .metrics import Metrics
+from .observability.metrics import Metrics
 from .service import InstanceService
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Serving"]

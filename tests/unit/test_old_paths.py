@@ -286,6 +286,7 @@ OLD_PUBLIC_NAMES: dict[str, list[str]] = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:instance_rpc.* moved to:DeprecationWarning")
 @pytest.mark.parametrize("old_path", sorted(OLD_PUBLIC_NAMES))
 def test_an_old_path_imports_with_every_name_it_exported(old_path: str) -> None:
     module = importlib.import_module(old_path)

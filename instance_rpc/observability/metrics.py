@@ -37,9 +37,9 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
-from ._version import __version__
-from .handshake import ALL_INTERFACES, DEFAULT_TYPE_NAME
-from .spi import InstanceCounter, Plugin
+from .._version import __version__
+from ..handshake import ALL_INTERFACES, DEFAULT_TYPE_NAME
+from ..spi import InstanceCounter, Plugin
 
 __all__ = [
     "CONTENT_TYPE",
@@ -51,7 +51,7 @@ __all__ = [
     "count_refusal",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.metrics")
 
 METRICS_PATH = "/metrics"
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
