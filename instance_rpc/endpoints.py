@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .delivery import TCPConnector, UnixConnector
-from .discovery import PluginName, plugins_dir, resolve
 from .errors import DiscoveryError, PluginNotFound
-from .listen_files import LISTEN_SUFFIX, read_listen_file
+from .net.discovery import PluginName, plugins_dir, resolve
+from .net.listen_files import LISTEN_SUFFIX, read_listen_file
 
 __all__ = ["Endpoint", "resolve_endpoint"]
 

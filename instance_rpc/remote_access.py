@@ -19,8 +19,8 @@ from aiohttp import web
 
 from .connection_limits import ConnectionPool
 from .errors import InstanceRPCError
-from .listen_files import ListenFile, listen_file_for
 from .listeners import GuardedSite, ListenAddress, bind_tcp, check_plain_tcp
+from .net.listen_files import ListenFile, listen_file_for
 
 __all__ = ["ListenerFailed", "RemoteAccess"]
 

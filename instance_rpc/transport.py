@@ -24,7 +24,7 @@ from yarl import URL
 from . import delivery
 from .endpoints import Endpoint
 from .errors import BadResponse, CallTimeout, PluginUnavailable
-from .tls import tls_failure_reason
+from .net.tls import tls_failure_reason
 
 __all__ = [
     "DEFAULT_RETRIES",

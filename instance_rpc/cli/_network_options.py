@@ -9,8 +9,8 @@ import click
 
 from ..connection_limits import DEFAULT_LIMITS, ConnectionLimits
 from ..listeners import InsecureListener, ListenAddress
+from ..net.tls import TLSConfigError, server_context
 from ..remote_access import RemoteAccess
-from ..tls import TLSConfigError, server_context
 from ._app import fail
 
 __all__ = ["connection_limits", "network_options", "remote_access"]

@@ -15,8 +15,8 @@ import click
 
 from .. import eventloop, systemd
 from ..activation import ActivatedServer
-from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
+from ..net.discovery import plugins_dir
 from ..observability import collector
 from ..observability.log_format import LOG_FORMATS, configure_logging
 from ..observability.log_output import flush_logs

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import DiscoveryError, PluginNotFound
+from ..errors import DiscoveryError, PluginNotFound
 
 __all__ = [
     "PluginAddress",
