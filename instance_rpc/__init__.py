@@ -31,8 +31,8 @@ from .errors import (
     TransportError,
     VersionMismatch,
 )
+from .rpc.service import InstanceService
 from .server import AddressInUse, PluginServer
-from .service import InstanceService
 from .specfile import SpecFileError, parse_spec
 from .spi import INTERFACE, Plugin
 from .sync_client import SyncPluginClient

@@ -25,12 +25,16 @@ MOVED: Mapping[str, str] = MappingProxyType(
     {
         "instance_rpc.collector": "instance_rpc.observability.collector",
         "instance_rpc.discovery": "instance_rpc.net.discovery",
+        "instance_rpc.envelope": "instance_rpc.rpc.envelope",
         "instance_rpc.listen_files": "instance_rpc.net.listen_files",
         "instance_rpc.log_format": "instance_rpc.observability.log_format",
         "instance_rpc.log_output": "instance_rpc.observability.log_output",
         "instance_rpc.logs": "instance_rpc.observability.logs",
         "instance_rpc.metrics": "instance_rpc.observability.metrics",
         "instance_rpc.observe": "instance_rpc.observability.observe",
+        "instance_rpc.protocol": "instance_rpc.rpc.protocol",
+        "instance_rpc.service": "instance_rpc.rpc.service",
+        "instance_rpc.streaming": "instance_rpc.rpc.streaming",
         "instance_rpc.tls": "instance_rpc.net.tls",
     }
 )

@@ -15,7 +15,7 @@ from types import TracebackType
 
 from .app import DEFAULT_MAX_BODY
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
-from .service import InstanceService
+from .rpc.service import InstanceService
 from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
 from .systemd import InheritedSocket
 

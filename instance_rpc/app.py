@@ -21,9 +21,9 @@ from .connection_limits import DEFAULT_LIMITS, ConnectionGuard
 from .errors import INTERNAL_ERROR, INVALID_REQUEST
 from .observability.logs import redact
 from .observability.metrics import METRICS_KEY, METRICS_PATH, Metrics
-from .service import InstanceService
+from .rpc.service import InstanceService
+from .rpc.streaming import StreamedAnswer
 from .streamed_response import send_streamed
-from .streaming import StreamedAnswer
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",

@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .errors import INTERNAL_ERROR, INVALID_REQUEST
-from .service import InstanceService
+from .rpc.service import InstanceService
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_LOG_PER_INTERVAL", "RateLimitedLog", "RequestHandler"]
 

@@ -23,7 +23,7 @@ from .app import DEFAULT_MAX_BODY, create_app, documents
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
 from .listeners import bind_unix
 from .remote_access import RemoteAccess
-from .service import InstanceService
+from .rpc.service import InstanceService
 from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
 from .unix_socket import (
     AddressInUse,

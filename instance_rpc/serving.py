@@ -27,7 +27,7 @@ from .connection_limits import (
 from .http_errors import RateLimitedLog, RequestHandler
 from .listeners import GuardedSite
 from .observability.metrics import Metrics
-from .service import InstanceService
+from .rpc.service import InstanceService
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Serving"]
 

@@ -18,9 +18,9 @@ import logging
 
 from aiohttp import HttpVersion11, web
 
-from .envelope import error_bytes
 from .errors import INTERNAL_ERROR
-from .streaming import StreamedAnswer
+from .rpc.envelope import error_bytes
+from .rpc.streaming import StreamedAnswer
 
 __all__ = ["send_streamed"]
 

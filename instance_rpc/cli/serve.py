@@ -21,8 +21,8 @@ from ..observability import collector
 from ..observability.log_format import LOG_FORMATS, configure_logging
 from ..observability.log_output import flush_logs
 from ..open_files import RESERVE, make_room
+from ..rpc.service import InstanceService
 from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
-from ..service import InstanceService
 from ..spi import Plugin
 from ._app import LOG_LEVELS, fail, main
 from ._backend_options import (

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from instance_rpc import CallOutcomeUnknown, Description, PluginClient, Spec
-from instance_rpc.service import InstanceService
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc.testing import running_server
 from instance_rpc_plugins._encoded import SLICE
 from instance_rpc_plugins.memory import MemoryPlugin

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import msgspec
 import pytest
 
-from instance_rpc.service import InstanceService
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc.types import Description, Spec
 from instance_rpc.wire import WireDescription
 from instance_rpc_plugins._encoded import SLICE

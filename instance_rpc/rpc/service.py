@@ -15,18 +15,16 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import Raw
 
-from . import handshake
-from ._version import __version__
-from .errors import INVALID_PARAMS, NoSuchType, RPCError
-from .field_paths import name_map_keys
-from .observability import collector
-from .observability.observe import CallObserver
-from .properties_schema import PropertiesDeclaration, declaration_of
-from .protocol import DEFAULT_MAX_BATCH, Call, JsonRpcProtocol, Result
-from .spi import EncodedDescriber, Plugin, VendorProvider
-from .streaming import PLACEHOLDER, StreamedAnswer, StreamedResult
-from .types import VendorInfo
-from .wire import (
+from .. import handshake
+from .._version import __version__
+from ..errors import INVALID_PARAMS, NoSuchType, RPCError
+from ..field_paths import name_map_keys
+from ..observability import collector
+from ..observability.observe import CallObserver
+from ..properties_schema import PropertiesDeclaration, declaration_of
+from ..spi import EncodedDescriber, Plugin, VendorProvider
+from ..types import VendorInfo
+from ..wire import (
     DescribeParams,
     DescribeResult,
     DestroyParams,
@@ -49,10 +47,12 @@ from .wire import (
     context_of,
     raw_or_none,
 )
+from .protocol import DEFAULT_MAX_BATCH, Call, JsonRpcProtocol, Result
+from .streaming import PLACEHOLDER, StreamedAnswer, StreamedResult
 
 __all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_VENDOR", "InstanceService"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.service")
 
 DEFAULT_VENDOR = VendorInfo(
     name="instance-rpc", version=__version__, url="https://pypi.org/project/instance-rpc/"

@@ -40,6 +40,10 @@ from jsonrpcserver.sentinels import NODATA, NOID
 from msgspec import Raw
 from oslash.either import Left
 
+from ..errors import METHOD_NOT_FOUND, PARSE_ERROR, SERVER_ERROR, RPCError
+from ..handshake import DEFAULT_TYPE_NAME
+from ..observability.log_format import log_call
+from ..observability.observe import CallObserver
 from .envelope import (
     ENCODER,
     CheckedRequest,
@@ -52,20 +56,11 @@ from .envelope import (
     error_bytes,
     parse_body,
 )
-from .errors import (
-    METHOD_NOT_FOUND,
-    PARSE_ERROR,
-    SERVER_ERROR,
-    RPCError,
-)
-from .handshake import DEFAULT_TYPE_NAME
-from .observability.log_format import log_call
-from .observability.observe import CallObserver
 from .streaming import StreamedAnswer, StreamedResult
 
 __all__ = ["DEFAULT_MAX_BATCH", "Call", "JsonRpcProtocol", "MethodBody", "Result"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.protocol")
 
 DEFAULT_MAX_BATCH = 1000
 """Most requests one batch may carry."""

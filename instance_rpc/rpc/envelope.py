@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from .errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
+from ..errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
 
 __all__ = [
     "ENCODER",
