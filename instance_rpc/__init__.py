@@ -7,7 +7,7 @@ loop use :class:`SyncPluginClient`.
 
 from . import _moved
 from ._version import __version__
-from .client import PluginClient
+from .client import PluginClient, SyncPluginClient
 from .errors import (
     BadResponse,
     CallOutcomeUnknown,
@@ -35,7 +35,6 @@ from .rpc.service import InstanceService
 from .server import AddressInUse, PluginServer
 from .specfile import SpecFileError, parse_spec
 from .spi import INTERFACE, Plugin
-from .sync_client import SyncPluginClient
 from .types import (
     ID,
     ROLLING_UPDATE,

@@ -24,7 +24,9 @@ __all__ = ["MOVED", "install"]
 MOVED: Mapping[str, str] = MappingProxyType(
     {
         "instance_rpc.collector": "instance_rpc.observability.collector",
+        "instance_rpc.delivery": "instance_rpc.client.delivery",
         "instance_rpc.discovery": "instance_rpc.net.discovery",
+        "instance_rpc.endpoints": "instance_rpc.client.endpoints",
         "instance_rpc.envelope": "instance_rpc.rpc.envelope",
         "instance_rpc.listen_files": "instance_rpc.net.listen_files",
         "instance_rpc.log_format": "instance_rpc.observability.log_format",
@@ -33,9 +35,12 @@ MOVED: Mapping[str, str] = MappingProxyType(
         "instance_rpc.metrics": "instance_rpc.observability.metrics",
         "instance_rpc.observe": "instance_rpc.observability.observe",
         "instance_rpc.protocol": "instance_rpc.rpc.protocol",
+        "instance_rpc.responses": "instance_rpc.client.responses",
         "instance_rpc.service": "instance_rpc.rpc.service",
         "instance_rpc.streaming": "instance_rpc.rpc.streaming",
+        "instance_rpc.sync_client": "instance_rpc.client.sync_client",
         "instance_rpc.tls": "instance_rpc.net.tls",
+        "instance_rpc.transport": "instance_rpc.client.transport",
     }
 )
 """Old module path -> the module's path now."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 
-from .errors import CallOutcomeUnknown, PluginUnavailable
+from ..errors import CallOutcomeUnknown, PluginUnavailable
 
 if TYPE_CHECKING:
     from aiohttp.connector import Connection

@@ -21,10 +21,10 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from ..errors import BadResponse, CallTimeout, PluginUnavailable
+from ..net.tls import tls_failure_reason
 from . import delivery
 from .endpoints import Endpoint
-from .errors import BadResponse, CallTimeout, PluginUnavailable
-from .net.tls import tls_failure_reason
 
 __all__ = [
     "DEFAULT_RETRIES",

@@ -16,15 +16,15 @@ from ssl import SSLContext
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client import (
+from ..types import Context, Description, InterfaceSpec, Properties, Spec
+from ..wire import PluginInfo
+from .plugin_client import (
     DEFAULT_PROVISION_TIMEOUT,
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_TIMEOUT,
     PluginClient,
 )
-from .types import Context, Description, InterfaceSpec, Properties, Spec
-from .wire import PluginInfo
 
 __all__ = ["SyncPluginClient"]
 

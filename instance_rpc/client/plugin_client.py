@@ -25,16 +25,13 @@ from typing import Any, TypeVar, cast
 import jsonrpcclient
 import msgspec
 
-from . import handshake
-from .endpoints import Endpoint, resolve_endpoint
-from .errors import METHOD_NOT_FOUND, SERVER_ERROR, BadResponse, RPCError
-from .observability import collector
-from .observability.logs import redact
-from .responses import decode_response
-from .spi import INTERFACE, Plugin
-from .transport import DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, Transport
-from .types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
-from .wire import (
+from .. import handshake
+from ..errors import METHOD_NOT_FOUND, SERVER_ERROR, BadResponse, RPCError
+from ..observability import collector
+from ..observability.logs import redact
+from ..spi import INTERFACE, Plugin
+from ..types import Context, Description, InterfaceSpec, Properties, Spec, encode_properties
+from ..wire import (
     NULL,
     DescribeParams,
     DescribeResult,
@@ -53,6 +50,9 @@ from .wire import (
     WireDescription,
     WireSpec,
 )
+from .endpoints import Endpoint, resolve_endpoint
+from .responses import decode_response
+from .transport import DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, Transport
 
 __all__ = [
     "DEFAULT_PROVISION_TIMEOUT",
@@ -72,7 +72,7 @@ _R = TypeVar("_R", bound=msgspec.Struct)
 _T = TypeVar("_T")
 _ENCODER = msgspec.json.Encoder()
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.client")
 
 
 class PluginClient:

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from ..errors import DiscoveryError, PluginNotFound
+from ..net.discovery import PluginName, plugins_dir, resolve
+from ..net.listen_files import LISTEN_SUFFIX, read_listen_file
 from .delivery import TCPConnector, UnixConnector
-from .errors import DiscoveryError, PluginNotFound
-from .net.discovery import PluginName, plugins_dir, resolve
-from .net.listen_files import LISTEN_SUFFIX, read_listen_file
 
 __all__ = ["Endpoint", "resolve_endpoint"]
 

@@ -18,8 +18,8 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from .errors import SERVER_ERROR, BadResponse, error_for_code
-from .wire import (
+from ..errors import SERVER_ERROR, BadResponse, error_for_code
+from ..wire import (
     DescribeResult,
     HelloResult,
     ImplementsResult,
