@@ -23,24 +23,35 @@ __all__ = ["MOVED", "install"]
 
 MOVED: Mapping[str, str] = MappingProxyType(
     {
+        "instance_rpc.activation": "instance_rpc.server.activation",
+        "instance_rpc.app": "instance_rpc.server.app",
         "instance_rpc.collector": "instance_rpc.observability.collector",
+        "instance_rpc.connection_limits": "instance_rpc.server.connection_limits",
         "instance_rpc.delivery": "instance_rpc.client.delivery",
         "instance_rpc.discovery": "instance_rpc.net.discovery",
         "instance_rpc.endpoints": "instance_rpc.client.endpoints",
         "instance_rpc.envelope": "instance_rpc.rpc.envelope",
+        "instance_rpc.http_errors": "instance_rpc.server.http_errors",
         "instance_rpc.listen_files": "instance_rpc.net.listen_files",
+        "instance_rpc.listeners": "instance_rpc.server.listeners",
         "instance_rpc.log_format": "instance_rpc.observability.log_format",
         "instance_rpc.log_output": "instance_rpc.observability.log_output",
         "instance_rpc.logs": "instance_rpc.observability.logs",
         "instance_rpc.metrics": "instance_rpc.observability.metrics",
         "instance_rpc.observe": "instance_rpc.observability.observe",
+        "instance_rpc.open_files": "instance_rpc.server.open_files",
         "instance_rpc.protocol": "instance_rpc.rpc.protocol",
+        "instance_rpc.remote_access": "instance_rpc.server.remote_access",
         "instance_rpc.responses": "instance_rpc.client.responses",
         "instance_rpc.service": "instance_rpc.rpc.service",
+        "instance_rpc.serving": "instance_rpc.server.serving",
+        "instance_rpc.streamed_response": "instance_rpc.server.streamed_response",
         "instance_rpc.streaming": "instance_rpc.rpc.streaming",
         "instance_rpc.sync_client": "instance_rpc.client.sync_client",
+        "instance_rpc.systemd": "instance_rpc.server.systemd",
         "instance_rpc.tls": "instance_rpc.net.tls",
         "instance_rpc.transport": "instance_rpc.client.transport",
+        "instance_rpc.unix_socket": "instance_rpc.server.unix_socket",
     }
 )
 """Old module path -> the module's path now."""

@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 
 import click
 
-from ..connection_limits import DEFAULT_LIMITS, ConnectionLimits
-from ..listeners import InsecureListener, ListenAddress
 from ..net.tls import TLSConfigError, server_context
-from ..remote_access import RemoteAccess
+from ..server.connection_limits import DEFAULT_LIMITS, ConnectionLimits
+from ..server.listeners import InsecureListener, ListenAddress
+from ..server.remote_access import RemoteAccess
 from ._app import fail
 
 __all__ = ["connection_limits", "network_options", "remote_access"]

@@ -18,13 +18,13 @@ import logging
 
 from aiohttp import HttpVersion11, web
 
-from .errors import INTERNAL_ERROR
-from .rpc.envelope import error_bytes
-from .rpc.streaming import StreamedAnswer
+from ..errors import INTERNAL_ERROR
+from ..rpc.envelope import error_bytes
+from ..rpc.streaming import StreamedAnswer
 
 __all__ = ["send_streamed"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.streamed_response")
 
 
 def _json_response(body: bytes) -> web.Response:

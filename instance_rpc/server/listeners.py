@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ..errors import InstanceRPCError
 from .connection_limits import ConnectionGuard, ConnectionPool
-from .errors import InstanceRPCError
 
 __all__ = [
     "DEFAULT_BACKLOG",

@@ -14,7 +14,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .errors import InstanceRPCError
+from ..errors import InstanceRPCError
 
 __all__ = [
     "AddressInUse",

@@ -17,17 +17,12 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from ..observability.metrics import Metrics
+from ..rpc.service import InstanceService
 from .app import DEFAULT_MAX_BODY, AppHandler, create_request_factory
-from .connection_limits import (
-    DEFAULT_LIMITS,
-    ConnectionLimits,
-    ConnectionPool,
-    RefusalHook,
-)
+from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, ConnectionPool, RefusalHook
 from .http_errors import RateLimitedLog, RequestHandler
 from .listeners import GuardedSite
-from .observability.metrics import Metrics
-from .rpc.service import InstanceService
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Serving"]
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..errors import InstanceRPCError
+from ..net.listen_files import ListenFile, listen_file_for
 from .connection_limits import ConnectionPool
-from .errors import InstanceRPCError
 from .listeners import GuardedSite, ListenAddress, bind_tcp, check_plain_tcp
-from .net.listen_files import ListenFile, listen_file_for
 
 __all__ = ["ListenerFailed", "RemoteAccess"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.remote_access")
 
 
 class ListenerFailed(InstanceRPCError):

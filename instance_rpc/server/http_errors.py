@@ -18,12 +18,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .errors import INTERNAL_ERROR, INVALID_REQUEST
-from .rpc.service import InstanceService
+from ..errors import INTERNAL_ERROR, INVALID_REQUEST
+from ..rpc.service import InstanceService
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_LOG_PER_INTERVAL", "RateLimitedLog", "RequestHandler"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.http_errors")
 
 DEFAULT_LOG_INTERVAL = 10.0
 """Seconds of each window in which at most :data:`DEFAULT_LOG_PER_INTERVAL` lines are logged."""

@@ -17,12 +17,12 @@ from typing import Any
 import msgspec
 from aiohttp import hdrs, web
 
+from ..errors import INTERNAL_ERROR, INVALID_REQUEST
+from ..observability.logs import redact
+from ..observability.metrics import METRICS_KEY, METRICS_PATH, Metrics
+from ..rpc.service import InstanceService
+from ..rpc.streaming import StreamedAnswer
 from .connection_limits import DEFAULT_LIMITS, ConnectionGuard
-from .errors import INTERNAL_ERROR, INVALID_REQUEST
-from .observability.logs import redact
-from .observability.metrics import METRICS_KEY, METRICS_PATH, Metrics
-from .rpc.service import InstanceService
-from .rpc.streaming import StreamedAnswer
 from .streamed_response import send_streamed
 
 __all__ = [

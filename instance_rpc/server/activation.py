@@ -13,15 +13,15 @@ import logging
 from collections.abc import Sequence
 from types import TracebackType
 
+from ..rpc.service import InstanceService
 from .app import DEFAULT_MAX_BODY
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
-from .rpc.service import InstanceService
 from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
 from .systemd import InheritedSocket
 
 __all__ = ["ActivatedServer"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.activation")
 
 
 class ActivatedServer:

@@ -36,7 +36,7 @@ __all__ = [
     "RefusalHook",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.connection_limits")
 
 RefusalHook = Callable[[str], None]
 """Called with a short reason (``"malformed_http"``, ``"header_timeout"``, ...) per refusal."""

@@ -19,7 +19,7 @@ import socket
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
-from .errors import InstanceRPCError
+from ..errors import InstanceRPCError
 
 __all__ = [
     "LISTEN_FDS_START",
@@ -29,7 +29,7 @@ __all__ = [
     "notify",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.systemd")
 
 LISTEN_FDS_START = 3
 """The first passed descriptor (SD_LISTEN_FDS_START in sd-daemon.h)."""

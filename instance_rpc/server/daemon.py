@@ -19,11 +19,11 @@ import shutil
 from pathlib import Path
 from types import TracebackType
 
+from ..rpc.service import InstanceService
 from .app import DEFAULT_MAX_BODY, create_app, documents
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
 from .listeners import bind_unix
 from .remote_access import RemoteAccess
-from .rpc.service import InstanceService
 from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
 from .unix_socket import (
     AddressInUse,
@@ -45,7 +45,7 @@ __all__ = [
     "probe_socket",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.server")
 
 DEFAULT_SOCKET_MODE = 0o600
 """Only the daemon's user may connect: whoever reaches the socket can create and destroy."""
