@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from instance_rpc.bench import Sample, Summary
+from instance_rpc.testing.bench import Sample, Summary
 from instance_rpc_plugins._store import DocumentStore
 from instance_rpc_plugins._write_queue import WriteQueue
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from instance_rpc.bench import Summary
+from instance_rpc.testing.bench import Summary
 from instance_rpc_plugins._inventory import Record, now_utc
 from instance_rpc_plugins.process import EXITED, ProcessRecord
 

@@ -25,6 +25,7 @@ MOVED: Mapping[str, str] = MappingProxyType(
     {
         "instance_rpc.activation": "instance_rpc.server.activation",
         "instance_rpc.app": "instance_rpc.server.app",
+        "instance_rpc.bench": "instance_rpc.testing.bench",
         "instance_rpc.collector": "instance_rpc.observability.collector",
         "instance_rpc.connection_limits": "instance_rpc.server.connection_limits",
         "instance_rpc.delivery": "instance_rpc.client.delivery",

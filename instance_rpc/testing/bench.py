@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from ssl import SSLContext
 
-from .client import PluginClient
-from .errors import InstanceRPCError
-from .types import TERMINATION, Spec
+from ..client import PluginClient
+from ..errors import InstanceRPCError
+from ..types import TERMINATION, Spec
 
 __all__ = [
     "BENCH_TAG",
