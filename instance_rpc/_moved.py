@@ -32,6 +32,7 @@ MOVED: Mapping[str, str] = MappingProxyType(
         "instance_rpc.discovery": "instance_rpc.net.discovery",
         "instance_rpc.endpoints": "instance_rpc.client.endpoints",
         "instance_rpc.envelope": "instance_rpc.rpc.envelope",
+        "instance_rpc.eventloop": "instance_rpc.cli.eventloop",
         "instance_rpc.http_errors": "instance_rpc.server.http_errors",
         "instance_rpc.listen_files": "instance_rpc.net.listen_files",
         "instance_rpc.listeners": "instance_rpc.server.listeners",

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from .. import eventloop
 from ..errors import InstanceRPCError
 from ..net.discovery import plugins_dir
 from ..observability import collector
@@ -24,6 +23,7 @@ from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer, s
 from ..server.activation import ActivatedServer
 from ..server.open_files import RESERVE, make_room
 from ..spi import Plugin
+from . import eventloop
 from ._app import LOG_LEVELS, fail, main
 from ._backend_options import (
     StartupFailed,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc import eventloop
+from instance_rpc.cli import eventloop
 from instance_rpc.cli._common import call_plugin
 from instance_rpc.client import PluginClient
 from instance_rpc.observability import collector

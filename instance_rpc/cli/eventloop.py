@@ -21,7 +21,7 @@ __all__ = ["ENVIRONMENT_VARIABLE", "LOOP_NAMES", "loop_factory", "loop_name", "r
 ENVIRONMENT_VARIABLE = "INSTANCE_RPC_LOOP"
 LOOP_NAMES = ("uvloop", "asyncio")
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc.eventloop")
 
 _T = TypeVar("_T")
 
