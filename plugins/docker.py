@@ -35,7 +35,7 @@ from ._docker_engine import Engine, EngineError, docker_host
 from ._docker_labels import LOGICAL_ID, OWNER, LabelOverlay, refuse_reserved, tags_of
 from ._docker_properties import EXAMPLE_PROPERTIES, DockerProperties, parse_properties
 from ._docker_spec import container_body, describe_view
-from ._store import default_state_dir
+from .store.documents import default_state_dir
 
 __all__ = ["DockerPlugin"]
 

@@ -28,13 +28,8 @@ from instance_rpc.types import (
     load_properties,
 )
 
-from ._encoded import (
-    PROPERTIES_MEMBER,
-    descriptions_array,
-    encode_description,
-    encode_head,
-)
-from ._tag_index import TagIndex
+from .store.encoded import PROPERTIES_MEMBER, descriptions_array, encode_description, encode_head
+from .store.tag_index import TagIndex
 
 __all__ = ["MemoryPlugin"]
 

@@ -46,7 +46,6 @@ from instance_rpc.types import Context, Description, Properties, Spec, VendorInf
 
 from . import _cgroup
 from ._child import Child
-from ._inventory import Inventory, now_utc
 from ._members import MARKER_VARIABLE, Snapshot, enable_subreaper
 from ._process_record import (
     DESTROYING,
@@ -63,7 +62,8 @@ from ._process_settings import (
 )
 from ._process_stop import KILL_WAIT_SECONDS, stop_members
 from ._procfs import ProcessIdentity, identity_of, is_running
-from ._store import default_state_dir
+from .store.documents import default_state_dir
+from .store.inventory import Inventory, now_utc
 
 __all__ = [
     "CGROUPS_VARIABLE",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc_plugins._group_commit import fsync_directory
-from instance_rpc_plugins._store import DocumentStore
+from instance_rpc_plugins.store.documents import DocumentStore
+from instance_rpc_plugins.store.group_commit import fsync_directory
 
 WRITERS = 16
 DEADLINE_S = 10.0

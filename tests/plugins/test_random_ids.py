@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from instance_rpc.types import Spec
-from instance_rpc_plugins._random_ids import RandomHex
 from instance_rpc_plugins.file import FilePlugin
+from instance_rpc_plugins.store.random_ids import RandomHex
 
 
 class CountingUrandom:

@@ -37,11 +37,11 @@ import msgspec
 from instance_rpc.errors import InstanceNotFound, InvalidProperties
 from instance_rpc.types import Description, Spec, json_kind, load_properties
 
-from ._encoded import descriptions_array, encode_description, encode_head
-from ._random_ids import RandomHex
-from ._store import DocumentStore, check_instance_id
-from ._tag_index import TagIndex
-from ._write_queue import WriteQueue
+from .documents import DocumentStore, check_instance_id
+from .encoded import descriptions_array, encode_description, encode_head
+from .random_ids import RandomHex
+from .tag_index import TagIndex
+from .write_queue import WriteQueue
 
 __all__ = ["Inventory", "Record", "RecordAttachment", "now_utc", "require_object"]
 

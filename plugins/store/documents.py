@@ -37,8 +37,8 @@ from typing import TypeVar
 
 from instance_rpc.errors import PluginError
 
-from ._group_commit import DirectorySync, fsync_directory
-from ._syncfs import syncfs, syncfs_usable
+from .group_commit import DirectorySync, fsync_directory
+from .syncfs import syncfs, syncfs_usable
 
 __all__ = [
     "MAX_ID_LENGTH",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ._store import DocumentStore
+from .documents import DocumentStore
 
 __all__ = ["WriteQueue"]
 
