@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from instance_rpc.testing.daemon import serve_in_thread, spawn_daemon
-from instance_rpc_plugins._process_settings import ProcessProperties
+from instance_rpc_plugins.process._settings import ProcessProperties
 from tests.cli.helpers import Cli, plugins_directory, run_command
 from tests.recording_backend import Recording
 

@@ -15,10 +15,10 @@ import pytest
 from instance_rpc import ROLLING_UPDATE, TERMINATION, Spec
 from instance_rpc.spi import Plugin
 from instance_rpc.types import load_properties
-from instance_rpc_plugins._procfs import identity_of
 from instance_rpc_plugins.file import FilePlugin
 from instance_rpc_plugins.memory import MemoryPlugin
 from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
+from instance_rpc_plugins.process._procfs import identity_of
 from instance_rpc_plugins.store.documents import DocumentStore
 from tests.daemon import eventually
 from tests.plugins.sigterm import ignoring_sigterm

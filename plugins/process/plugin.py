@@ -44,26 +44,15 @@ from instance_rpc.errors import PluginError
 from instance_rpc.spi import Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
+from ..store.documents import default_state_dir
+from ..store.inventory import Inventory, now_utc
 from . import _cgroup
 from ._child import Child
 from ._members import MARKER_VARIABLE, Snapshot, enable_subreaper
-from ._process_record import (
-    DESTROYING,
-    EXITED,
-    RUNNING,
-    ProcessRecord,
-    describe_view,
-)
-from ._process_settings import (
-    EXAMPLE_PROPERTIES,
-    ProcessProperties,
-    ProcessSettings,
-    parse_settings,
-)
-from ._process_stop import KILL_WAIT_SECONDS, stop_members
 from ._procfs import ProcessIdentity, identity_of, is_running
-from .store.documents import default_state_dir
-from .store.inventory import Inventory, now_utc
+from ._record import DESTROYING, EXITED, RUNNING, ProcessRecord, describe_view
+from ._settings import EXAMPLE_PROPERTIES, ProcessProperties, ProcessSettings, parse_settings
+from ._stop import KILL_WAIT_SECONDS, stop_members
 
 __all__ = [
     "CGROUPS_VARIABLE",
@@ -74,7 +63,7 @@ __all__ = [
     "ProcessRecord",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc_plugins.process")
 
 CGROUPS_VARIABLE = "INSTANCE_RPC_PROCESS_CGROUPS"
 """Set to ``0`` in the daemon's environment to never use cgroups (sessions and markers only)."""

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import msgspec
 
+from ..store.inventory import Record
 from ._members import InstanceGroup, Snapshot, live, reap
 from ._procfs import ProcessIdentity, is_running
-from .store.inventory import Record
 
 __all__ = ["DESTROYING", "EXITED", "RUNNING", "ProcessRecord", "describe_view"]
 
