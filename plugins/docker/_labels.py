@@ -24,7 +24,7 @@ import msgspec
 
 from instance_rpc.errors import PluginError
 
-from .store.documents import DocumentStore
+from ..store.documents import DocumentStore
 
 __all__ = [
     "BOOKKEEPING",

@@ -9,8 +9,8 @@ import msgspec
 
 from instance_rpc.types import Spec
 
-from ._docker_labels import LOGICAL_ID, OWNER, PROPERTIES, SPEC
-from ._docker_properties import DockerProperties
+from ._labels import LOGICAL_ID, OWNER, PROPERTIES, SPEC
+from ._properties import DockerProperties
 
 __all__ = ["VOLUME_MOUNT_ROOT", "Network", "container_body", "describe_view"]
 

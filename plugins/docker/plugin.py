@@ -31,15 +31,15 @@ from instance_rpc.errors import InstanceNotFound, PluginError
 from instance_rpc.spi import Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
-from ._docker_engine import Engine, EngineError, docker_host
-from ._docker_labels import LOGICAL_ID, OWNER, LabelOverlay, refuse_reserved, tags_of
-from ._docker_properties import EXAMPLE_PROPERTIES, DockerProperties, parse_properties
-from ._docker_spec import container_body, describe_view
-from .store.documents import default_state_dir
+from ..store.documents import default_state_dir
+from ._engine import Engine, EngineError, docker_host
+from ._labels import LOGICAL_ID, OWNER, LabelOverlay, refuse_reserved, tags_of
+from ._properties import EXAMPLE_PROPERTIES, DockerProperties, parse_properties
+from ._spec import container_body, describe_view
 
 __all__ = ["DockerPlugin"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("instance_rpc_plugins.docker")
 
 STOPPING = "stopping"
 """``Properties.state`` of a container while a Destroy of it runs."""
