@@ -29,15 +29,15 @@ import fcntl
 import itertools
 import logging
 import os
-import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from instance_rpc.errors import PluginError
 
 from .group_commit import DirectorySync, fsync_directory
+from .paths import MAX_ID_LENGTH, InvalidInstanceID, check_instance_id, default_state_dir
 from .syncfs import syncfs, syncfs_usable
 
 __all__ = [
@@ -51,13 +51,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_ID_LENGTH = 128
-"""Longest accepted ID: with the suffixes the store adds it stays far below NAME_MAX (255)."""
-
 _SUFFIX = ".json"
 _TEMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
-_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 _T = TypeVar("_T")
 
@@ -66,15 +62,6 @@ def _write_all(fd: int, document: bytes) -> None:
     view = memoryview(document)
     while view:
         view = view[os.write(fd, view) :]
-
-
-class InvalidInstanceID(PluginError):
-    """An ID that is not a plain name, so it cannot name a document."""
-
-    def __init__(self, instance_id: str, reason: str) -> None:
-        shown = instance_id if len(instance_id) <= 40 else instance_id[:40] + "..."
-        super().__init__(f"invalid instance ID {shown!r}: {reason}")
-        self.instance_id = instance_id
 
 
 class StateDirectoryLocked(PluginError):
@@ -86,39 +73,6 @@ class StateDirectoryLocked(PluginError):
             f"(lock held on {directory / _LOCK_NAME})"
         )
         self.directory = directory
-
-
-def check_instance_id(instance_id: str) -> str:
-    """Return ``instance_id`` if it is a plain name; raise :class:`InvalidInstanceID` if not."""
-    if not instance_id:
-        raise InvalidInstanceID(instance_id, "must not be empty")
-    if len(instance_id) > MAX_ID_LENGTH:
-        raise InvalidInstanceID(
-            instance_id, f"longer than {MAX_ID_LENGTH} characters ({len(instance_id)})"
-        )
-    if "\0" in instance_id:
-        raise InvalidInstanceID(instance_id, "must not contain NUL")
-    if "/" in instance_id or "\\" in instance_id:
-        raise InvalidInstanceID(instance_id, "must not contain a path separator")
-    if instance_id.startswith("."):
-        raise InvalidInstanceID(instance_id, "must not start with '.'")
-    if not _PLAIN_ID.fullmatch(instance_id):
-        raise InvalidInstanceID(
-            instance_id, "may contain only letters A-Z and a-z, digits, '.', '_' and '-'"
-        )
-    return instance_id
-
-
-def default_state_dir(name: str, environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_STATE_HOME/instance-rpc/<name>``, else ``~/.local/state/instance-rpc/<name>``."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_STATE_HOME")
-    if base and os.path.isabs(base):
-        root = Path(base)
-    else:
-        home = env.get("HOME")
-        root = (Path(home) if home else Path.home()) / ".local" / "state"
-    return root / "instance-rpc" / name
 
 
 class DocumentStore:
