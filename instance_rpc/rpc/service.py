@@ -31,22 +31,16 @@ from ..wire import (
     EmptyParams,
     EncodedDescribeResult,
     LabelParams,
-    MethodExample,
     OKResult,
     PluginInfo,
     ProvisionParams,
     ProvisionResult,
     ValidateParams,
-    WireContext,
     WireDescription,
-    WireInterface,
-    WireInterfaceSpec,
-    WireSpec,
-    WireTypeInfo,
-    WireVendor,
     context_of,
     raw_or_none,
 )
+from .api_info import plugin_info
 from .protocol import DEFAULT_MAX_BATCH, Call, JsonRpcProtocol, Result
 from .streaming import PLACEHOLDER, StreamedAnswer, StreamedResult
 
@@ -60,7 +54,6 @@ DEFAULT_VENDOR = VendorInfo(
 
 _P = TypeVar("_P", bound=msgspec.Struct)
 _ENCODER = msgspec.json.Encoder()
-_FIXED_EXAMPLE = Raw(b'{"instanceType":"small","disk":{"sizeGb":10}}')
 
 
 class InstanceService:
@@ -103,7 +96,7 @@ class InstanceService:
             max_batch=max_batch,
             log=logger,
         )
-        self._info = self._build_info()
+        self._info = plugin_info(self._vendor, self.type_names, self._declarations)
 
     @property
     def max_batch(self) -> int:
@@ -237,58 +230,6 @@ class InstanceService:
 
     async def _hello(self, params: Raw | None, call: Call) -> Result:
         return handshake.hello_result(self.type_names)
-
-    # --- the spec endpoint ---------------------------------------------------------------------
-
-    def _build_info(self) -> PluginInfo:
-        # The Provision and Validate examples carry the default type's example when it declares
-        # one (a daemon without a "" type: its first type, named in the example's params).
-        example_type, example_properties = "", _FIXED_EXAMPLE
-        default = self._declarations.get(self.type_names[0])
-        if default is not None and default.example is not None:
-            example_type, example_properties = self.type_names[0], default.example
-        examples: list[tuple[str, msgspec.Struct, msgspec.Struct]] = [
-            ("Instance.DescribeInstances", DescribeParams(), DescribeResult()),
-            ("Instance.Destroy", DestroyParams(Instance="", Context=WireContext()), OKResult()),
-            ("Instance.Label", LabelParams(Instance=""), OKResult()),
-            (
-                "Instance.Provision",
-                ProvisionParams(Type=example_type, Spec=WireSpec(Properties=example_properties)),
-                ProvisionResult(),
-            ),
-            (
-                "Instance.Validate",
-                ValidateParams(Type=example_type, Properties=example_properties),
-                OKResult(),
-            ),
-        ]
-        methods = [
-            MethodExample(
-                Request={"jsonrpc": "2.0", "method": name, "params": params, "id": "1"},
-                Response={"result": result, "id": "1"},
-            )
-            for name, params, result in examples
-        ]
-        implemented = [WireInterfaceSpec.from_spec(spec) for spec in handshake.ALL_INTERFACES]
-        interfaces = [
-            WireInterface(Name=spec.Name, Version=spec.Version, Sub=spec.Sub, Methods=methods)
-            for spec in implemented
-        ]
-        return PluginInfo(
-            Vendor=WireVendor.from_vendor(self._vendor),
-            Implements=implemented,
-            Interfaces=interfaces,
-            Types=self._type_infos() or msgspec.UNSET,
-        )
-
-    def _type_infos(self) -> dict[str, WireTypeInfo]:
-        return {
-            name: WireTypeInfo(
-                ExampleProperties=msgspec.UNSET if d.example is None else d.example,
-                PropertiesSchema=msgspec.UNSET if d.schema is None else d.schema,
-            )
-            for name, d in sorted(self._declarations.items())
-        }
 
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
