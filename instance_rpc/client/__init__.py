@@ -8,20 +8,8 @@ Layer: beside the server, above rpc. Imports the domain, observability and net; 
 server side (nor jsonrpcserver).
 """
 
-from .plugin_client import (
-    DEFAULT_PROVISION_TIMEOUT,
-    DEFAULT_RETRIES,
-    DEFAULT_RETRY_BACKOFF,
-    DEFAULT_TIMEOUT,
-    PluginClient,
-)
-from .sync_client import SyncPluginClient
+from . import plugin_client, sync_client
+from .plugin_client import *  # noqa: F403  (what the module instance_rpc.client exported)
+from .sync_client import *  # noqa: F403
 
-__all__ = [
-    "DEFAULT_PROVISION_TIMEOUT",
-    "DEFAULT_RETRIES",
-    "DEFAULT_RETRY_BACKOFF",
-    "DEFAULT_TIMEOUT",
-    "PluginClient",
-    "SyncPluginClient",
-]
+__all__ = plugin_client.__all__ + sync_client.__all__

@@ -8,24 +8,7 @@ Layer: beside the client, above rpc. Imports the domain, observability, net and 
 client side (nor jsonrpcclient).
 """
 
-from .daemon import (
-    DEFAULT_MAX_BODY,
-    DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SOCKET_MODE,
-    AddressInUse,
-    PluginServer,
-    create_app,
-    documents,
-    probe_socket,
-)
+from . import daemon
+from .daemon import *  # noqa: F403  (what the module instance_rpc.server exported)
 
-__all__ = [
-    "DEFAULT_MAX_BODY",
-    "DEFAULT_SHUTDOWN_TIMEOUT",
-    "DEFAULT_SOCKET_MODE",
-    "AddressInUse",
-    "PluginServer",
-    "create_app",
-    "documents",
-    "probe_socket",
-]
+__all__ = daemon.__all__
