@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from types import TracebackType
 
 from ..rpc.service import InstanceService
 from .app import DEFAULT_MAX_BODY
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
-from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
+from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Lifecycle, Serving
 from .systemd import InheritedSocket
 
 __all__ = ["ActivatedServer"]
@@ -24,7 +23,7 @@ __all__ = ["ActivatedServer"]
 logger = logging.getLogger("instance_rpc.activation")
 
 
-class ActivatedServer:
+class ActivatedServer(Lifecycle):
     """Serves an :class:`InstanceService` on inherited listening sockets until closed.
 
     Use as ``async with ActivatedServer(service, sockets): ...`` or :meth:`start` /
@@ -84,15 +83,3 @@ class ActivatedServer:
 
     def remove_socket(self) -> None:
         """Nothing to remove: the service manager owns the socket files."""
-
-    async def __aenter__(self) -> ActivatedServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

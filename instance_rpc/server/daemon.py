@@ -11,20 +11,18 @@ removes anything that is not a socket, and removes its own socket when it closes
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import shutil
 from pathlib import Path
-from types import TracebackType
 
 from ..rpc.service import InstanceService
 from .app import DEFAULT_MAX_BODY, create_app, documents
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
 from .listeners import bind_unix
 from .remote_access import RemoteAccess
-from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
+from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Lifecycle, Serving
 from .unix_socket import (
     AddressInUse,
     PathLock,
@@ -51,7 +49,7 @@ DEFAULT_SOCKET_MODE = 0o600
 """Only the daemon's user may connect: whoever reaches the socket can create and destroy."""
 
 
-class PluginServer:
+class PluginServer(Lifecycle):
     """Serves an :class:`InstanceService` on a Unix socket until closed.
 
     Use as ``async with PluginServer(service, path): ...`` or call :meth:`start` / :meth:`close`.
@@ -153,23 +151,3 @@ class PluginServer:
             status = self.socket_path.lstat()
             if (status.st_dev, status.st_ino) == self._identity:
                 self.socket_path.unlink()
-
-    async def serve_until(self, stop: asyncio.Event) -> None:
-        """Start, wait for ``stop`` to be set, then close."""
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.close()
-
-    async def __aenter__(self) -> PluginServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

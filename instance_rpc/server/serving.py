@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 
@@ -24,10 +27,41 @@ from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, ConnectionPool,
 from .http_errors import RateLimitedLog, RequestHandler
 from .listeners import GuardedSite
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Serving"]
+__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Lifecycle", "Serving"]
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 """Seconds in-flight calls get to finish once the server is asked to stop."""
+
+
+class Lifecycle(ABC):
+    """A server's life: :meth:`start` and :meth:`close`, also as ``async with``, and
+    :meth:`serve_until` an event."""
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        """Start, wait for ``stop`` to be set, then close."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
 
 class Serving:
