@@ -14,21 +14,27 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from ssl import SSLContext
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from ..types import Context, Description, InterfaceSpec, Properties, Spec
 from ..wire import PluginInfo
-from .plugin_client import (
-    DEFAULT_PROVISION_TIMEOUT,
-    DEFAULT_RETRIES,
-    DEFAULT_RETRY_BACKOFF,
-    DEFAULT_TIMEOUT,
-    PluginClient,
-)
+from .plugin_client import PluginClient
 
 __all__ = ["SyncPluginClient"]
 
 _T = TypeVar("_T")
+
+
+class ClientOptions(TypedDict, total=False):
+    """:class:`PluginClient`'s keyword options, which :class:`SyncPluginClient` passes on."""
+
+    type_name: str | None
+    timeout: float
+    provision_timeout: float
+    retries: int
+    retry_backoff: float
+    plugins_dir: Path | None
+    ssl: SSLContext | None
 
 
 class SyncPluginClient:
@@ -38,28 +44,11 @@ class SyncPluginClient:
     :meth:`close` when done (it stops the client's thread).
     """
 
-    def __init__(
-        self,
-        target: str | os.PathLike[str],
-        *,
-        type_name: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        provision_timeout: float = DEFAULT_PROVISION_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
-        plugins_dir: Path | None = None,
-        ssl: SSLContext | None = None,
-    ) -> None:
-        self._client = PluginClient(
-            target,
-            type_name=type_name,
-            timeout=timeout,
-            provision_timeout=provision_timeout,
-            retries=retries,
-            retry_backoff=retry_backoff,
-            plugins_dir=plugins_dir,
-            ssl=ssl,
-        )
+    def __init__(self, target: str | os.PathLike[str], **options: Unpack[ClientOptions]) -> None:
+        """``target`` and ``options`` (``type_name``, ``timeout``, ``provision_timeout``,
+        ``retries``, ``retry_backoff``, ``plugins_dir``, ``ssl``): :class:`PluginClient`'s, with
+        its defaults."""
+        self._client = PluginClient(target, **options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"SyncPluginClient {self.address}", daemon=True
