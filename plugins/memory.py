@@ -35,7 +35,7 @@ __all__ = ["MemoryPlugin"]
 
 
 class _Record(msgspec.Struct, gc=False):
-    """An instance as kept: its whole description encoded (``plugins/_encoded.py``, rebuilt on
+    """An instance as kept: its whole description encoded (``plugins/store/encoded.py``, rebuilt on
     Label), whose first ``head_length`` bytes are its head; the Properties are kept only there.
     Untracked by the cyclic collector (``gc=False``): strings, a dict of strings and bytes
     cannot form a cycle, so 100,000 instances add nothing to a collection."""

@@ -5,7 +5,7 @@ A target is one of
   after the port names the ``Type`` (``https://h:8443/docker``);
 - a socket path (absolute, ``./``-relative, ``~``, or anything that exists);
 - a plugin name ``lookup[/type]``: the socket ``lookup`` in the plugins directory, else the URL
-  in ``lookup.listen`` there (InfraKit's discovery, see :mod:`instance_rpc.listen_files`).
+  in ``lookup.listen`` there (InfraKit's discovery, see :mod:`instance_rpc.net.listen_files`).
 """
 
 from __future__ import annotations

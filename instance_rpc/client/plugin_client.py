@@ -1,9 +1,9 @@
 """PluginClient: a remote Instance plugin that callers use exactly like a local one.
 
 The typed proxy: one short method per wire method, in the order of
-:class:`~instance_rpc.service.InstanceService`'s (InfraKit pkg/rpc/instance client.go mirrors
+:class:`~instance_rpc.rpc.service.InstanceService`'s (InfraKit pkg/rpc/instance client.go mirrors
 service.go the same way); each builds the wire params and makes one call through the
-:class:`~instance_rpc.transport.Transport`, which owns connections, timeouts and retries;
+:class:`~instance_rpc.client.transport.Transport`, which owns connections, timeouts and retries;
 :meth:`PluginClient.call` frames the JSON-RPC request and reads the answer.
 The handshake runs once, lazily, before the first Instance call: ``Handshake.Hello`` (0.6.1-era
 plugins), falling back to ``Handshake.Implements`` (0.6.0-era).
@@ -81,7 +81,7 @@ class PluginClient:
     ``target`` is a socket path, a plugin name ``lookup[/type]`` from the plugins directory
     (a socket, or a ``lookup.listen`` file naming a TCP address), or ``tcp://HOST:PORT`` /
     ``https://HOST:PORT``. ``ssl``: the TLS context for HTTPS (see
-    :func:`instance_rpc.tls.client_context`; default: the system's CAs, no client certificate).
+    :func:`instance_rpc.net.tls.client_context`; default: the system's CAs, no client certificate).
     Use it as an async context manager, or call :meth:`close` when done.
     """
 

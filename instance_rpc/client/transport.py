@@ -3,7 +3,7 @@ delivered. It carries bytes; the JSON-RPC requests and answers are the client's.
 
 One aiohttp session per client over a ``UnixConnector``, or a ``TCPConnector`` for a plugin on
 TCP (``tcp://``/``https://`` targets and ``.listen`` discovery entries, see
-:mod:`instance_rpc.endpoints`).
+:mod:`instance_rpc.client.endpoints`).
 Whether a broken call can have been processed is :mod:`.delivery`'s to say; retrying follows from
 it (InfraKit pkg/rpc/client, Go net/http's retry of requests on a dead kept-alive connection).
 """

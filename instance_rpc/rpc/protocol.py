@@ -15,9 +15,9 @@ Dispatch is synchronous on purpose: the registered methods only *start* the call
 kept in the :class:`Call`) and return at once; the protocol then awaits it, counts it and logs
 it, also for notifications, which get no response.
 
-A method may return a :class:`~instance_rpc.streaming.StreamedResult` (a large answer produced
+A method may return a :class:`~instance_rpc.rpc.streaming.StreamedResult` (a large answer produced
 in pieces): :meth:`JsonRpcProtocol.respond` hands a single request's back as a
-:class:`~instance_rpc.streaming.StreamedAnswer` to send as it is produced; batches and
+:class:`~instance_rpc.rpc.streaming.StreamedAnswer` to send as it is produced; batches and
 :meth:`JsonRpcProtocol.handle` join it.
 
 Every failure becomes a JSON-RPC error object: errors a method raises as :class:`RPCError` with

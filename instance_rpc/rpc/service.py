@@ -3,7 +3,7 @@
 One short method per wire method, in the order of :class:`~instance_rpc.client.PluginClient`'s
 (InfraKit pkg/rpc/instance service.go and client.go mirror each other the same way). Each decodes
 its params into the typed wire struct and calls the backend; the JSON-RPC 2.0 envelope, batches,
-error objects and the per-call log line are :mod:`instance_rpc.protocol`'s.
+error objects and the per-call log line are :mod:`instance_rpc.rpc.protocol`'s.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class InstanceService:
         self, body: bytes, observer: CallObserver | None = None
     ) -> Awaitable[bytes | StreamedAnswer | None]:
         """As :meth:`handle`, but a large DescribeInstances answer of a single request comes
-        back in pieces (:class:`~instance_rpc.streaming.StreamedAnswer`) for the transport to
+        back in pieces (:class:`~instance_rpc.rpc.streaming.StreamedAnswer`) for the transport to
         send as they are produced."""
         return self._protocol.respond(body, observer)
 

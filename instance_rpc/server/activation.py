@@ -1,7 +1,7 @@
 """Serving on sockets the service manager bound: socket activation.
 
 :class:`ActivatedServer` is :class:`~instance_rpc.server.PluginServer`'s counterpart for sockets
-passed in (see :func:`~instance_rpc.systemd.listen_sockets`): the same app, but nothing to bind,
+passed in (see :func:`.systemd.listen_sockets`): the same app, but nothing to bind,
 claim or lock, and no socket file to remove. The manager created the files and keeps listening
 on its own copies, so a call arriving while the daemon restarts waits in the backlog. Every
 connection is held to the same limits as on a socket the daemon binds itself (:mod:`.serving`).

@@ -1,9 +1,9 @@
-"""The daemon's life: the app (:mod:`instance_rpc.app`) on a Unix socket, from bind to removal.
+"""The daemon's life: the app (:mod:`.app`) on a Unix socket, from bind to removal.
 
 Besides the Unix socket, a server may listen on TCP (plain or HTTPS, see
-:mod:`instance_rpc.remote_access`); every connection on every listener is held to the limits of
-:mod:`instance_rpc.connection_limits`, and malformed HTTP is refused as
-:mod:`instance_rpc.http_errors` says.
+:mod:`.remote_access`); every connection on every listener is held to the limits of
+:mod:`.connection_limits`, and malformed HTTP is refused as
+:mod:`.http_errors` says.
 
 :class:`PluginServer` refuses to start over a live daemon's socket, removes a stale one, never
 removes anything that is not a socket, and removes its own socket when it closes.

@@ -2,10 +2,10 @@
 
 :class:`PluginServer` (a Unix socket it binds, plus TCP listeners) and :class:`ActivatedServer`
 (sockets a service manager passed in) both serve through a :class:`Serving`: one
-:class:`~instance_rpc.app.AppHandler` on aiohttp's low-level server (no router, no middleware
+:class:`.app.AppHandler` on aiohttp's low-level server (no router, no middleware
 chain: every request goes to the one handler) and its runner, one
-:class:`~instance_rpc.connection_limits.ConnectionPool` over all their connections, malformed HTTP
-refused as :mod:`instance_rpc.http_errors` says, and every refusal counted in the app's metrics
+:class:`.connection_limits.ConnectionPool` over all their connections, malformed HTTP
+refused as :mod:`.http_errors` says, and every refusal counted in the app's metrics
 and passed to an ``on_refusal`` hook.
 """
 

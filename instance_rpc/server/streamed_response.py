@@ -1,4 +1,4 @@
-"""A :class:`~instance_rpc.streaming.StreamedAnswer` written as the HTTP response, as it is made.
+"""A :class:`~instance_rpc.rpc.streaming.StreamedAnswer` written as the HTTP response as made.
 
 The answer goes out with chunked transfer encoding (RFC 9112 section 7.1; Go's net/http client
 reads it as any other body), one write per piece, each awaiting the peer's reading (aiohttp's

@@ -8,7 +8,7 @@ Used by the ``file`` and ``process`` backends. Its rules:
   the document, ``fsync`` of the directory. A crash at any moment leaves either the old document
   or the new one, plus perhaps a stray temporary file, which loading ignores and removes.
 - Writes are durable when :meth:`DocumentStore.write` returns. Writes from several threads at
-  once share the directory ``fsync`` (group commit, ``plugins/_group_commit.py``): each still
+  once share the directory ``fsync`` (group commit, ``plugins/store/group_commit.py``): each still
   writes and syncs its own file and renames it, then waits for one directory sync begun after
   its rename. :meth:`DocumentStore.write_many` writes a batch in one thread: every file, then
   one ``syncfs`` (else every ``fsync``), every rename, and one directory sync; it names files
@@ -191,7 +191,7 @@ class DocumentStore:
         directory sync covers every rename (see :class:`DirectorySync`). Each document is
         still synced before its rename, and acknowledged only after the directory sync, so
         the guarantee is :meth:`write`'s. A batch is synced with one ``syncfs`` where that
-        reports write-back errors (``plugins/_syncfs.py``; a failure then fails the whole
+        reports write-back errors (``plugins/store/syncfs.py``; a failure then fails the whole
         batch), else with one ``fsync`` per file. Raises ``OSError`` if the directory cannot
         be opened or its sync fails: then none is acknowledged.
         """
@@ -200,7 +200,7 @@ class DocumentStore:
         unsynced: list[tuple[int, int]] = []  # index, fd: files still to fsync one by one
         together = len(documents) > 1 and syncfs_usable()
         # Every name below is relative to this descriptor: no path walk, no Path per document.
-        # Opened before any write, so syncfs reports every write-back error since (_syncfs.py).
+        # Opened before any write, so syncfs reports every write-back error since (syncfs.py).
         directory_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             try:

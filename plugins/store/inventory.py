@@ -5,10 +5,10 @@ stays true. Mutations hold :attr:`Inventory.lock` (an ``asyncio.Lock``) across t
 read-modify-write, and their disk I/O runs in a thread; the cache changes only after the disk did.
 The one exception is a new record's first write: Provision reserves the ID (and its LogicalID)
 under the lock, then writes without it, so concurrent Provisions share one batch of syncs
-(``plugins/_write_queue.py``); until that write is durable the ID is known to no one (not
+(``plugins/store/write_queue.py``); until that write is durable the ID is known to no one (not
 described, not found), and a Provision of the same LogicalID waits for it.
 
-A tag index (``plugins/_tag_index.py``) and a LogicalID index are kept in step with the cache
+A tag index (``plugins/store/tag_index.py``) and a LogicalID index are kept in step with the cache
 (built at load, changed with every record cached or removed), so DescribeInstances by tag and
 an idempotent Provision cost what they find, not what the inventory holds.
 
@@ -218,7 +218,7 @@ class Inventory(Generic[R]):
 
     def encoded(self, records: list[R], with_properties: bool) -> bytes | Iterator[bytes]:
         """The wire's ``Descriptions`` array of ``records`` (cached ones), spliced from each
-        record's encoded head, built once per change (``plugins/_encoded.py``): bytes, or
+        record's encoded head, built once per change (``plugins/store/encoded.py``): bytes, or
         pieces for a large array."""
         heads = self._heads
         objects = []

@@ -1,7 +1,7 @@
 """Random hex strings for new IDs, read from ``os.urandom`` a block at a time.
 
 ``secrets.token_hex`` makes one ``getrandom`` system call per ID, and a system call releases
-the GIL: on the event loop, while a writer thread is busy (``plugins/_write_queue.py``), each
+the GIL: on the event loop, while a writer thread is busy (``plugins/store/write_queue.py``), each
 one handed the GIL to that thread and waited to get it back, which cost about 300 µs per
 Provision under load instead of 1 µs. Drawing 4 KiB at once makes that one call per 512 IDs;
 the bytes are the same kernel randomness ``secrets`` uses.

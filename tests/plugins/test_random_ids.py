@@ -1,5 +1,5 @@
 """New IDs' random part: hex of fresh kernel randomness, read a block at a time, so a Provision
-makes no ``getrandom`` call of its own (see ``plugins/_random_ids.py``)."""
+makes no ``getrandom`` call of its own (see ``plugins/store/random_ids.py``)."""
 
 from __future__ import annotations
 

@@ -171,8 +171,8 @@ async def test_close_writes_what_is_pending() -> None:
 def _run(script: str) -> subprocess.CompletedProcess[str]:
     prelude = """
         import asyncio, logging, os
-        from instance_rpc.log_format import configure_logging
-        from instance_rpc.log_output import flush_logs
+        from instance_rpc.observability.log_format import configure_logging
+        from instance_rpc.observability.log_output import flush_logs
         configure_logging("info")
         log = logging.getLogger("child")
     """
