@@ -20,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import INTERNAL_ERROR, INVALID_REQUEST
 from ..rpc.service import InstanceService
+from .caller_policy import CallerCheck
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_LOG_PER_INTERVAL", "RateLimitedLog", "RequestHandler"]
 
@@ -74,7 +75,13 @@ def _first_line(text: str) -> str:
 
 
 class RequestHandler(web.RequestHandler):
-    """aiohttp's protocol for one connection, with refusals answered the JSON-RPC way."""
+    """aiohttp's protocol for one connection, with refusals answered the JSON-RPC way.
+
+    ``caller_check``: the rules of the TCP listener the connection came in on (``None`` on a
+    Unix socket), which the app applies to each request.
+    """
+
+    caller_check: CallerCheck | None = None
 
     def __init__(
         self,
