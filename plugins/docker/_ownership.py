@@ -14,8 +14,8 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._docker_engine import Engine
-from ._docker_labels import OWNER, inherited
+from ._engine import Engine
+from ._labels import OWNER, inherited
 
 __all__ = ["Ownership"]
 

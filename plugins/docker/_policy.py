@@ -20,9 +20,9 @@ from typing import Any
 from instance_rpc.errors import PluginError
 from instance_rpc.types import Spec
 
-from ._docker_images import image_registry, registry_host
-from ._docker_labels import refuse_reserved
-from ._docker_members import (
+from ._images import image_registry, registry_host
+from ._labels import refuse_reserved
+from ._members import (
     HARMLESS_SECURITY_OPTIONS,
     LOCAL_LOG_DRIVERS,
     NAMESPACE_MODES,
@@ -35,7 +35,7 @@ from ._docker_members import (
     shares_namespace,
     unset,
 )
-from ._docker_spec import volume_bind
+from ._spec import volume_bind
 
 __all__ = ["CATEGORIES", "DockerPolicy", "PolicyRefused"]
 
