@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from instance_rpc import eventloop
+from instance_rpc.cli import eventloop
 
 from .log_cost import log_line_us_per_call
 from .metrics_cost import in_process_us_per_call, measure_metrics_cost

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from instance_rpc.cli import main
-from instance_rpc_plugins._store import DocumentStore
+from instance_rpc_plugins.store.documents import DocumentStore
 
 from .gcwatch import report_on_sigusr1
 

@@ -15,9 +15,9 @@ import os
 import time
 from pathlib import Path
 
-from instance_rpc.bench import Sample, Summary
-from instance_rpc_plugins._store import DocumentStore
-from instance_rpc_plugins._write_queue import WriteQueue
+from instance_rpc.testing.bench import Sample, Summary
+from instance_rpc_plugins.store.documents import DocumentStore
+from instance_rpc_plugins.store.write_queue import WriteQueue
 
 from . import requests
 from .daemon import PER_RECORD_FSYNC

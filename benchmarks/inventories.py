@@ -15,9 +15,9 @@ from pathlib import Path
 
 import msgspec
 
-from instance_rpc.bench import Summary
-from instance_rpc_plugins._inventory import Record, now_utc
+from instance_rpc.testing.bench import Summary
 from instance_rpc_plugins.process import EXITED, ProcessRecord
+from instance_rpc_plugins.store.inventory import Record, now_utc
 
 from . import requests
 from .loadgen import fetch, hammer, http_post

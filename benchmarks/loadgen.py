@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from instance_rpc.bench import Sample
+from instance_rpc.testing.bench import Sample
 
 __all__ = ["fetch", "hammer", "http_post", "http_request"]
 

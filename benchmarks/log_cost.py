@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from instance_rpc import eventloop
-from instance_rpc.log_format import CALL_FIELDS, TEXT_FORMAT, log_call
-from instance_rpc.log_output import BufferedStreamHandler, TextFormatter
-from instance_rpc.logs import _SECRET_WORD, RedactingFilter, redact
+from instance_rpc.cli import eventloop
+from instance_rpc.observability.log_format import CALL_FIELDS, TEXT_FORMAT, log_call
+from instance_rpc.observability.log_output import BufferedStreamHandler, TextFormatter
+from instance_rpc.observability.logs import _SECRET_WORD, RedactingFilter, redact
 
 __all__ = ["log_line_us_per_call"]
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from instance_rpc.bench import Summary
+from instance_rpc.testing.bench import Summary
 
 from . import procstat
 from .servers import ServerProcess

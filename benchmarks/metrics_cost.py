@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from instance_rpc.metrics import Metrics
-from instance_rpc.service import InstanceService
+from instance_rpc.observability.metrics import Metrics
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc_plugins.memory import MemoryPlugin
 
 from . import requests

@@ -12,7 +12,7 @@ import signal
 
 from aiohttp import web
 
-from instance_rpc import eventloop
+from instance_rpc.cli import eventloop
 
 from .gcwatch import report_on_sigusr1
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from instance_rpc_plugins._store import default_state_dir
+from instance_rpc_plugins.store.documents import default_state_dir
 
 __all__ = [
     "default_state_root",

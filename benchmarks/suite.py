@@ -15,8 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
-from instance_rpc.bench import Summary, drive, run_load
 from instance_rpc.client import PluginClient
+from instance_rpc.testing.bench import Summary, drive, run_load
 
 from . import requests
 from .durable import file_provisions, store_writes

@@ -5,8 +5,9 @@ Go one, with :class:`PluginClient`, which is itself a :class:`Plugin`; scripts w
 loop use :class:`SyncPluginClient`.
 """
 
+from . import _moved
 from ._version import __version__
-from .client import PluginClient
+from .client import PluginClient, SyncPluginClient
 from .errors import (
     BadResponse,
     CallOutcomeUnknown,
@@ -30,11 +31,10 @@ from .errors import (
     TransportError,
     VersionMismatch,
 )
+from .rpc.service import InstanceService
 from .server import AddressInUse, PluginServer
-from .service import InstanceService
 from .specfile import SpecFileError, parse_spec
 from .spi import INTERFACE, Plugin
-from .sync_client import SyncPluginClient
 from .types import (
     ID,
     ROLLING_UPDATE,
@@ -48,6 +48,8 @@ from .types import (
     VendorInfo,
     load_properties,
 )
+
+_moved.install()
 
 __all__ = [
     "ID",

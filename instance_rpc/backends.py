@@ -32,10 +32,10 @@ ENTRY_POINT_GROUP = "instance_rpc.plugins"
 
 # Shipped backends, found even when the package runs from a source tree (no entry points).
 _BUILTIN: dict[str, str] = {
-    "docker": "instance_rpc_plugins.docker:DockerPlugin",
+    "docker": "instance_rpc_plugins.docker.plugin:DockerPlugin",
     "file": "instance_rpc_plugins.file:FilePlugin",
     "memory": "instance_rpc_plugins.memory:MemoryPlugin",
-    "process": "instance_rpc_plugins.process:ProcessPlugin",
+    "process": "instance_rpc_plugins.process.plugin:ProcessPlugin",
 }
 
 BackendFactory = Callable[..., Plugin]

@@ -108,7 +108,7 @@ class EncodedDescriber(Protocol):
     ``b"[]"`` when none match. The caller puts it in the answer as it is (``msgspec.Raw``).
     A large array may come as an iterable of pieces whose concatenation is those bytes
     (slices of, say, 1,000 descriptions): the daemon then sends each piece as it is produced
-    (:mod:`instance_rpc.streaming`), so the whole answer is never held. The pieces are produced
+    (:mod:`instance_rpc.rpc.streaming`), so the whole answer is never held. The pieces are produced
     on the event loop, between writes: the instances must be chosen before returning, and each
     piece must be cheap to make.
     The daemon uses it only when the class that defines ``describe_encoded`` also defines

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 from instance_rpc.spi import EncodedDescriber, Plugin
 from instance_rpc.types import Context, Description, Properties, Spec, VendorInfo
 
-from ._inventory import Inventory, Record, require_object
-from ._store import default_state_dir
+from .store.documents import default_state_dir
+from .store.inventory import Inventory, Record, require_object
 
 __all__ = ["FilePlugin"]
 

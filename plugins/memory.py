@@ -28,19 +28,14 @@ from instance_rpc.types import (
     load_properties,
 )
 
-from ._encoded import (
-    PROPERTIES_MEMBER,
-    descriptions_array,
-    encode_description,
-    encode_head,
-)
-from ._tag_index import TagIndex
+from .store.encoded import PROPERTIES_MEMBER, descriptions_array, encode_description, encode_head
+from .store.tag_index import TagIndex
 
 __all__ = ["MemoryPlugin"]
 
 
 class _Record(msgspec.Struct, gc=False):
-    """An instance as kept: its whole description encoded (``plugins/_encoded.py``, rebuilt on
+    """An instance as kept: its whole description encoded (``plugins/store/encoded.py``, rebuilt on
     Label), whose first ``head_length`` bytes are its head; the Properties are kept only there.
     Untracked by the cyclic collector (``gc=False``): strings, a dict of strings and bytes
     cannot form a cycle, so 100,000 instances add nothing to a collection."""

@@ -9,9 +9,9 @@ from typing import TypeVar
 
 import click
 
-from .. import eventloop
 from ..client import PluginClient
 from ..errors import InstanceRPCError, PluginError, RPCError
+from . import eventloop
 from ._app import fail
 from ._tls import client_tls
 

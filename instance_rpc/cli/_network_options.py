@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 
 import click
 
-from ..connection_limits import DEFAULT_LIMITS, ConnectionLimits
-from ..listeners import InsecureListener, ListenAddress
-from ..remote_access import RemoteAccess
-from ..tls import ServerTLS, TLSConfigError
+from ..net.tls import ServerTLS, TLSConfigError
+from ..server.connection_limits import DEFAULT_LIMITS, ConnectionLimits
+from ..server.listeners import InsecureListener, ListenAddress
+from ..server.remote_access import RemoteAccess
 from ._app import fail
 
 __all__ = ["connection_limits", "network_options", "remote_access"]

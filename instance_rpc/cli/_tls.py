@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..tls import TLSConfigError, client_context
+from ..net.tls import TLSConfigError, client_context
 from ._app import fail
 
 __all__ = ["TLS_HELP", "client_tls", "tls_options"]

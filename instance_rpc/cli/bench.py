@@ -7,9 +7,9 @@ from dataclasses import asdict
 
 import click
 
-from .. import eventloop
-from ..bench import METHODS, LoadReport, run_load
 from ..errors import InstanceRPCError
+from ..testing.bench import METHODS, LoadReport, run_load
+from . import eventloop
 from ._app import fail, main
 from ._tls import client_tls, tls_options
 

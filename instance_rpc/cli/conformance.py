@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 import msgspec
 
-from .. import eventloop
 from ..errors import InstanceRPCError
 from ..testing.conformance import CheckResult, run_conformance
+from . import eventloop
 from ._app import fail, main
 from ._tls import client_tls, tls_options
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 import msgspec
 
-from .. import eventloop
 from ..client import PluginClient
-from ..discovery import list_plugins, plugins_dir
 from ..errors import InstanceRPCError, PluginUnavailable
 from ..handshake import DEFAULT_TYPE_NAME
-from ..listen_files import LISTEN_SUFFIX, list_listen_files, read_listen_file
+from ..net.discovery import list_plugins, plugins_dir
+from ..net.listen_files import LISTEN_SUFFIX, list_listen_files, read_listen_file
+from . import eventloop
 from ._app import main
 from ._table import render_table
 from ._tls import client_tls, tls_options

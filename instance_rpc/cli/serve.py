@@ -13,16 +13,17 @@ from typing import Any
 
 import click
 
-from .. import collector, eventloop, systemd
-from ..activation import ActivatedServer
-from ..discovery import plugins_dir
 from ..errors import InstanceRPCError
-from ..log_format import LOG_FORMATS, configure_logging
-from ..log_output import flush_logs
-from ..open_files import RESERVE, make_room
-from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer
-from ..service import InstanceService
+from ..net.discovery import plugins_dir
+from ..observability import collector
+from ..observability.log_format import LOG_FORMATS, configure_logging
+from ..observability.log_output import flush_logs
+from ..rpc.service import InstanceService
+from ..server import DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_TIMEOUT, PluginServer, systemd
+from ..server.activation import ActivatedServer
+from ..server.open_files import RESERVE, make_room
 from ..spi import Plugin
+from . import eventloop
 from ._app import LOG_LEVELS, fail, main
 from ._backend_options import (
     StartupFailed,

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..rpc.service import InstanceService
 from ..server import PluginServer
-from ..service import InstanceService
 from ..spi import Plugin
 
 __all__ = ["running_server"]

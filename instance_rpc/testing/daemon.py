@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from ..rpc.service import InstanceService
 from ..server import PluginServer
-from ..service import InstanceService
 from ..spi import Plugin
 
 __all__ = ["DaemonFailed", "serve_command", "serve_in_thread", "spawn", "spawn_daemon"]

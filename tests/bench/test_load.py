@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from instance_rpc.bench import BENCH_TAG, run_load
 from instance_rpc.cli import main
 from instance_rpc.testing import running_server
+from instance_rpc.testing.bench import BENCH_TAG, run_load
 from instance_rpc.testing.daemon import spawn_daemon
 from instance_rpc_plugins.memory import MemoryPlugin
 

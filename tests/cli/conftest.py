@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from instance_rpc.testing.daemon import serve_in_thread
-from tests.cli.helpers import Cli, RecordingPlugin
+from tests.cli.helpers import Cli, RecordingPlugin, plugins_directory
 
 
 @pytest.fixture
 def plugins_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty plugins directory, short enough for socket paths, named by the environment."""
-    home = Path(tempfile.mkdtemp(prefix="irpc-cli-", dir="/tmp"))
-    directory = home / "plugins"
-    directory.mkdir()
-    monkeypatch.setenv("INFRAKIT_PLUGINS_DIR", str(directory))
-    try:
+    with plugins_directory("irpc-cli-") as directory:
+        monkeypatch.setenv("INFRAKIT_PLUGINS_DIR", str(directory))
         yield directory
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def plugins_dir() -> Iterator[Path]:
+    """A plugins directory of the test module's own, for daemons it runs in processes."""
+    with plugins_directory("irpc-cli-") as directory:
+        yield directory
 
 
 @pytest.fixture

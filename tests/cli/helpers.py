@@ -19,6 +19,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from instance_rpc.cli import main
+from instance_rpc.testing.daemon import spawn_daemon
 from instance_rpc.types import Context
 from instance_rpc_plugins.memory import MemoryPlugin
 
@@ -46,6 +47,15 @@ def plugins_directory(prefix: str) -> Iterator[Path]:
         yield directory
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def daemon_process(plugins_dir: Path, name: str, *args: str) -> Iterator[Path]:
+    """``instance-rpc serve ARGS`` in a process of its own, as the plugin ``name`` of
+    ``plugins_dir``; its log is ``daemon.log`` beside the directory."""
+    log = plugins_dir.parent / "daemon.log"
+    with spawn_daemon(list(args), plugins_dir / name, log=log) as path:
+        yield path
 
 
 def run_command(plugins_dir: Path, *args: str, input: str = "") -> subprocess.CompletedProcess[str]:

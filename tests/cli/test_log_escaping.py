@@ -14,9 +14,9 @@ import pytest
 
 from instance_rpc import PluginClient, Spec
 from instance_rpc.errors import PluginError
-from instance_rpc.log_format import JsonFormatter
-from instance_rpc.log_output import BufferedStreamHandler, TextFormatter
-from instance_rpc.logs import RedactingFilter
+from instance_rpc.observability.log_format import JsonFormatter
+from instance_rpc.observability.log_output import BufferedStreamHandler, TextFormatter
+from instance_rpc.observability.logs import RedactingFilter
 from instance_rpc.types import Context
 from tests.daemon import running_daemon
 

@@ -14,7 +14,7 @@ import pytest
 
 from instance_rpc import PluginClient, Spec
 from instance_rpc.errors import PluginError
-from instance_rpc.log_format import JsonFormatter
+from instance_rpc.observability.log_format import JsonFormatter
 from instance_rpc.types import ROLLING_UPDATE, TERMINATION
 from tests.daemon import running_daemon
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from instance_rpc import SyncPluginClient
-from instance_rpc.open_files import RESERVE
+from instance_rpc.server.open_files import RESERVE
 from tests.daemon import running_daemon
 from tests.tools import unavailable
 

@@ -8,20 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc.testing.daemon import spawn_daemon
-from tests.cli.helpers import plugins_directory, run_command
-
-
-@pytest.fixture(scope="module")
-def plugins_dir() -> Iterator[Path]:
-    with plugins_directory("irpc-real-") as directory:
-        yield directory
+from tests.cli.helpers import daemon_process, run_command
 
 
 @pytest.fixture(scope="module")
 def daemon(plugins_dir: Path) -> Iterator[Path]:
-    log = plugins_dir.parent / "daemon.log"
-    with spawn_daemon(["--plugin", "memory"], plugins_dir / "instance-memory", log=log) as path:
+    with daemon_process(plugins_dir, "instance-memory", "--plugin", "memory") as path:
         yield path
 
 

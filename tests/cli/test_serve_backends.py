@@ -95,9 +95,9 @@ def test_an_unknown_backend_is_refused_with_the_known_ones() -> None:
 def test_the_shipped_backends_are_entry_points() -> None:
     points = {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP)}
     assert points["file"] == "instance_rpc_plugins.file:FilePlugin"
-    assert points["process"] == "instance_rpc_plugins.process:ProcessPlugin"
+    assert points["process"] == "instance_rpc_plugins.process.plugin:ProcessPlugin"
     assert points["memory"] == "instance_rpc_plugins.memory:MemoryPlugin"
-    assert points["docker"] == "instance_rpc_plugins.docker:DockerPlugin"
+    assert points["docker"] == "instance_rpc_plugins.docker.plugin:DockerPlugin"
     assert {"docker", "file", "memory", "process"} <= set(available_backends())
 
 

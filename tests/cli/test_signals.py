@@ -15,7 +15,7 @@ import pytest
 
 from instance_rpc import SyncPluginClient
 from instance_rpc.cli._signals import IGNORED_SIGNALS, STOPPING_SIGNALS
-from instance_rpc.listen_files import read_listen_file
+from instance_rpc.net.listen_files import read_listen_file
 from tests.daemon import Daemon, running_daemon
 
 SERVE_TCP = ("--plugin", "memory", "--listen", "tcp://127.0.0.1:0")

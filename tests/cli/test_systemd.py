@@ -26,7 +26,7 @@ from typing import IO
 import pytest
 
 from instance_rpc import PluginClient, Spec
-from instance_rpc.systemd import ActivationError, listen_sockets, notify
+from instance_rpc.server.systemd import ActivationError, listen_sockets, notify
 from tests.daemon import CLI, Daemon
 from tests.http import post
 from tests.tools import require_tool

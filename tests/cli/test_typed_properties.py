@@ -10,24 +10,19 @@ import jsonschema
 import msgspec
 import pytest
 
-from instance_rpc.testing.daemon import serve_in_thread, spawn_daemon
-from instance_rpc_plugins._process_settings import ProcessProperties
-from tests.cli.helpers import Cli, plugins_directory, run_command
+from instance_rpc.testing.daemon import serve_in_thread
+from instance_rpc_plugins.process._settings import ProcessProperties
+from tests.cli.helpers import Cli, daemon_process, run_command
 from tests.recording_backend import Recording
-
-
-@pytest.fixture(scope="module")
-def plugins_dir() -> Iterator[Path]:
-    with plugins_directory("irpc-typed-") as directory:
-        yield directory
 
 
 @pytest.fixture(scope="module")
 def daemon(plugins_dir: Path) -> Iterator[Path]:
     """``local``: memory (the default type) and process."""
-    home = plugins_dir.parent
-    args = ["--plugin", "memory", "--plugin", "process", "--dir", str(home / "state")]
-    with spawn_daemon(args, plugins_dir / "local", log=home / "daemon.log") as path:
+    state = str(plugins_dir.parent / "state")
+    with daemon_process(
+        plugins_dir, "local", "--plugin", "memory", "--plugin", "process", "--dir", state
+    ) as path:
         yield path
 
 

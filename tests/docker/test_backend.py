@@ -12,8 +12,8 @@ import pytest
 
 from instance_rpc import ROLLING_UPDATE, TERMINATION, Attachment, Spec, load_properties
 from instance_rpc.errors import InstanceNotFound, InvalidProperties, PluginError
-from instance_rpc_plugins._docker_labels import LOGICAL_ID, OWNER, PROPERTIES, SPEC
 from instance_rpc_plugins.docker import STOPPING, DockerPlugin
+from instance_rpc_plugins.docker._labels import LOGICAL_ID, OWNER, PROPERTIES, SPEC
 from tests.daemon import eventually
 from tests.docker.conftest import SERVICE, props
 from tests.docker.engine import Engine

@@ -16,8 +16,8 @@ import pytest
 from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.errors import PluginError
 from instance_rpc.testing.conformance import CHECK_NAMES
-from instance_rpc_plugins._docker_labels import OWNER
-from instance_rpc_plugins._docker_properties import EXAMPLE_PROPERTIES, DockerProperties
+from instance_rpc_plugins.docker._labels import OWNER
+from instance_rpc_plugins.docker._properties import EXAMPLE_PROPERTIES, DockerProperties
 from tests.daemon import Daemon, run_cli, running_daemon
 from tests.docker.conftest import props
 from tests.docker.engine import Engine

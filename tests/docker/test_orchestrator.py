@@ -11,7 +11,7 @@ from typing import Any
 
 from examples.orchestrator import CONFIG_TAG, GROUP_TAG
 from instance_rpc import PluginClient, Spec
-from instance_rpc_plugins._docker_labels import OWNER
+from instance_rpc_plugins.docker._labels import OWNER
 from tests.daemon import running_daemon
 from tests.docker.conftest import props
 from tests.docker.engine import Engine

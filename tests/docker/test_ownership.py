@@ -12,8 +12,8 @@ import pytest
 
 from instance_rpc import TERMINATION, Spec
 from instance_rpc.errors import InstanceNotFound, PluginError
-from instance_rpc_plugins._docker_labels import CREATION, OWNER
 from instance_rpc_plugins.docker import DockerPlugin
+from instance_rpc_plugins.docker._labels import CREATION, OWNER
 from tests.docker.conftest import SERVICE, props
 from tests.docker.engine import Engine
 

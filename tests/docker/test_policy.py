@@ -12,9 +12,9 @@ import pytest
 
 from instance_rpc import Attachment, Spec
 from instance_rpc.errors import PluginError
-from instance_rpc_plugins._docker_labels import CREATION, LOGICAL_ID, OWNER
-from instance_rpc_plugins._docker_policy import PolicyRefused
 from instance_rpc_plugins.docker import DockerPlugin
+from instance_rpc_plugins.docker._labels import CREATION, LOGICAL_ID, OWNER
+from instance_rpc_plugins.docker._policy import PolicyRefused
 from tests.docker.conftest import props
 from tests.docker.engine import Engine
 

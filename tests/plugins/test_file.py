@@ -14,8 +14,12 @@ import pytest
 
 from instance_rpc import TERMINATION, InstanceRPCError, PluginClient, PluginError, Spec
 from instance_rpc.testing import running_server
-from instance_rpc_plugins._store import MAX_ID_LENGTH, InvalidInstanceID, StateDirectoryLocked
 from instance_rpc_plugins.file import FilePlugin
+from instance_rpc_plugins.store.documents import (
+    MAX_ID_LENGTH,
+    InvalidInstanceID,
+    StateDirectoryLocked,
+)
 from tests.daemon import Daemon, run_cli, running_daemon
 
 EXACT = msgspec.Raw(b'{"price":1.50,"big":123456789012345678901234567890,"s":"<>&\\u00e9"}')

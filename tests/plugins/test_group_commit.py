@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc_plugins._group_commit import fsync_directory
-from instance_rpc_plugins._store import DocumentStore
+from instance_rpc_plugins.store.documents import DocumentStore
+from instance_rpc_plugins.store.group_commit import fsync_directory
 
 WRITERS = 16
 DEADLINE_S = 10.0
@@ -89,15 +89,24 @@ def _acknowledged_after_a_covering_sync(log: SyncLog, instance_id: str) -> bool:
     return False
 
 
-def test_concurrent_writes_share_the_directory_sync_and_are_all_durable(state: Path) -> None:
+def _write_with_the_first_sync_held(
+    state: Path, *, fail_first: bool = False
+) -> tuple[SyncLog, list[BaseException | None]]:
+    """WRITERS concurrent writes, the first directory sync held until all of them wait for one
+    (and failing if ``fail_first``): the log and each writer's failure."""
     store_box: list[DocumentStore] = []
     log = SyncLog(hold_first_until=lambda: store_box[0].waiting_writers() == WRITERS)
+    log.fail_first = fail_first
     store = DocumentStore(state, sync_directory=log)
     store_box.append(store)
     try:
-        failures = _write_all(store, log, WRITERS)
+        return log, _write_all(store, log, WRITERS)
     finally:
         store.close()
+
+
+def test_concurrent_writes_share_the_directory_sync_and_are_all_durable(state: Path) -> None:
+    log, failures = _write_with_the_first_sync_held(state)
     assert failures == [None] * WRITERS
     # The first sync covers whoever had registered when it began; the second covers the rest.
     assert 1 <= log.calls <= 2
@@ -127,15 +136,7 @@ def test_without_group_commit_every_write_syncs_the_directory(state: Path) -> No
 def test_a_failed_sync_acknowledges_no_one_and_a_waiting_writer_syncs_again(
     state: Path,
 ) -> None:
-    store_box: list[DocumentStore] = []
-    log = SyncLog(hold_first_until=lambda: store_box[0].waiting_writers() == WRITERS)
-    log.fail_first = True
-    store = DocumentStore(state, sync_directory=log)
-    store_box.append(store)
-    try:
-        failures = _write_all(store, log, WRITERS)
-    finally:
-        store.close()
+    log, failures = _write_with_the_first_sync_held(state, fail_first=True)
     failed = [f for f in failures if f is not None]
     assert len(failed) == 1  # the writer that led the failed sync
     assert "injected directory sync failure" in str(failed[0])

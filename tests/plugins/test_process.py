@@ -17,9 +17,9 @@ import pytest
 
 from instance_rpc import ROLLING_UPDATE, TERMINATION, PluginClient, PluginError, Spec
 from instance_rpc.types import Context, Description, load_properties
-from instance_rpc_plugins._procfs import ProcessIdentity, identity_of
-from instance_rpc_plugins._store import DocumentStore
 from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
+from instance_rpc_plugins.process._procfs import ProcessIdentity, identity_of
+from instance_rpc_plugins.store.documents import DocumentStore
 from tests.daemon import eventually, running_daemon, short_tmp_dir
 from tests.plugins.sigterm import ignoring_sigterm
 

@@ -27,8 +27,7 @@ import pytest
 from instance_rpc import TERMINATION, Spec
 from instance_rpc.errors import PluginError
 from instance_rpc.types import load_properties
-from instance_rpc_plugins import _cgroup, _cgroup_v1
-from instance_rpc_plugins.process import ProcessPlugin
+from instance_rpc_plugins.process import ProcessPlugin, _cgroup, _cgroup_v1
 from tests.daemon import CLI, eventually, short_tmp_dir
 
 

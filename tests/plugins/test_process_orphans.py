@@ -15,10 +15,10 @@ import pytest
 
 from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.types import Description, load_properties
-from instance_rpc_plugins._cgroup import usable_parent
-from instance_rpc_plugins._procfs import identity_of
-from instance_rpc_plugins._store import DocumentStore
 from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
+from instance_rpc_plugins.process._cgroup import usable_parent
+from instance_rpc_plugins.process._procfs import identity_of
+from instance_rpc_plugins.store.documents import DocumentStore
 from tests.daemon import eventually, running_daemon, short_tmp_dir
 
 BOOT_SCRIPT = "sleep 600 & sleep 600 & exit 0"

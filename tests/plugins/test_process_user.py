@@ -14,8 +14,8 @@ import pytest
 
 from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.types import load_properties
-from instance_rpc_plugins import _cgroup
-from instance_rpc_plugins._process_user import SAFE_PATH
+from instance_rpc_plugins.process import _cgroup
+from instance_rpc_plugins.process._user import SAFE_PATH
 from tests.daemon import CLI, eventually, run_cli, running_daemon, short_tmp_dir
 
 _SECRETS = {

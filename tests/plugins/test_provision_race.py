@@ -15,28 +15,21 @@ import pytest
 from instance_rpc import ROLLING_UPDATE, TERMINATION, Spec
 from instance_rpc.spi import Plugin
 from instance_rpc.types import load_properties
-from instance_rpc_plugins._procfs import identity_of
-from instance_rpc_plugins._store import DocumentStore
-from instance_rpc_plugins.file import FilePlugin
-from instance_rpc_plugins.memory import MemoryPlugin
 from instance_rpc_plugins.process import ProcessPlugin, ProcessRecord
+from instance_rpc_plugins.process._procfs import identity_of
+from instance_rpc_plugins.store.documents import DocumentStore
 from tests.daemon import eventually
 from tests.plugins.sigterm import ignoring_sigterm
+from tests.shipped_backends import SHIPPED, shipped_backend
 
 IGNORES_SIGTERM = "trap '' TERM\nsleep 600 &\nwait\n"
 SPEC = Spec(init=IGNORES_SIGTERM, logical_id="mgr1", properties={"stop_grace_seconds": 2})
 
 
-@pytest.fixture(params=["memory", "file", "process"])
+@pytest.fixture(params=SHIPPED)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Plugin]:
-    if request.param == "memory":
-        yield MemoryPlugin()
-        return
-    plugin = FilePlugin(dir=tmp_path) if request.param == "file" else ProcessPlugin(dir=tmp_path)
-    try:
+    with shipped_backend(request.param, tmp_path) as plugin:
         yield plugin
-    finally:
-        plugin.close()
 
 
 async def _state(plugin: Plugin, instance_id: str) -> str | None:

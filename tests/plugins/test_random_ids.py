@@ -1,5 +1,5 @@
 """New IDs' random part: hex of fresh kernel randomness, read a block at a time, so a Provision
-makes no ``getrandom`` call of its own (see ``plugins/_random_ids.py``)."""
+makes no ``getrandom`` call of its own (see ``plugins/store/random_ids.py``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from instance_rpc.types import Spec
-from instance_rpc_plugins._random_ids import RandomHex
 from instance_rpc_plugins.file import FilePlugin
+from instance_rpc_plugins.store.random_ids import RandomHex
 
 
 class CountingUrandom:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc_plugins._store import DocumentStore, InvalidInstanceID
-from instance_rpc_plugins._syncfs import _kernel_release, syncfs_usable
-from instance_rpc_plugins._write_queue import WriteQueue
+from instance_rpc_plugins.store.documents import DocumentStore, InvalidInstanceID
+from instance_rpc_plugins.store.syncfs import _kernel_release, syncfs_usable
+from instance_rpc_plugins.store.write_queue import WriteQueue
 from tests.plugins.test_group_commit import SyncLog, _acknowledged_after_a_covering_sync
 
 WRITES = 200

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from instance_rpc.log_format import JsonFormatter
-from instance_rpc.logs import REDACTED, redact
+from instance_rpc.observability.log_format import JsonFormatter
+from instance_rpc.observability.logs import REDACTED, redact
 
 MARK = "S3KR1T"
 """Every secret value holds it; nothing else does, so finding it anywhere is a leak."""

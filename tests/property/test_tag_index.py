@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from instance_rpc import TERMINATION, Description, Spec
 from instance_rpc.wire import WireDescription
-from instance_rpc_plugins._tag_index import TagIndex
 from instance_rpc_plugins.file import FilePlugin
 from instance_rpc_plugins.memory import MemoryPlugin
+from instance_rpc_plugins.store.tag_index import TagIndex
 
 KEYS = ["group", "tier", "zone"]
 VALUES = ["a", "b", "c"]

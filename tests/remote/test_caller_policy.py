@@ -14,17 +14,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from instance_rpc.caller_policy import listener_hosts
-from instance_rpc.listeners import (
+from instance_rpc.net.tls import client_context, server_context
+from instance_rpc.server.caller_policy import listener_hosts
+from instance_rpc.server.listeners import (
     InsecureListener,
     ListenAddress,
     check_plain_tcp,
     check_tls_clients,
 )
-from instance_rpc.peer_uid import peer_uid, peer_uid_from_proc, proc_address
-from instance_rpc.remote_access import RemoteAccess
+from instance_rpc.server.peer_uid import peer_uid, peer_uid_from_proc, proc_address
+from instance_rpc.server.remote_access import RemoteAccess
 from instance_rpc.testing import running_server
-from instance_rpc.tls import client_context, server_context
 from instance_rpc_plugins.memory import MemoryPlugin
 from tests.remote.conftest import Certs
 from tests.remote.raw_http import OTHER_USER, SYSTEM_PYTHON

@@ -13,7 +13,7 @@ import trustme
 
 from instance_rpc import SyncPluginClient
 from instance_rpc.errors import PluginUnavailable
-from instance_rpc.tls import client_context
+from instance_rpc.net.tls import client_context
 from tests.daemon import Daemon, running_daemon
 from tests.remote.conftest import DAEMON_NAMES, advertised_url
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import SyncPluginClient
-from instance_rpc.tls import client_context
+from instance_rpc.net.tls import client_context
 from tests.daemon import Daemon, running_daemon
 from tests.remote.conftest import Certs, advertised_url, https_daemon_options
 

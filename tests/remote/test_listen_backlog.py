@@ -7,7 +7,7 @@ import json
 import socket
 from pathlib import Path
 
-from instance_rpc.listeners import system_backlog
+from instance_rpc.server.listeners import system_backlog
 from tests.daemon import running_daemon
 from tests.tools import unavailable
 

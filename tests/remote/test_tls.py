@@ -11,10 +11,10 @@ import trustme
 
 from instance_rpc import PluginClient
 from instance_rpc.errors import PluginUnavailable
-from instance_rpc.listeners import ListenAddress
-from instance_rpc.remote_access import RemoteAccess
+from instance_rpc.net.tls import client_context, server_context
+from instance_rpc.server.listeners import ListenAddress
+from instance_rpc.server.remote_access import RemoteAccess
 from instance_rpc.testing import running_server
-from instance_rpc.tls import client_context, server_context
 from instance_rpc.types import Spec
 from instance_rpc_plugins.memory import MemoryPlugin
 from tests.remote.conftest import Certs

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from instance_rpc import SyncPluginClient
-from instance_rpc.tls import client_context
+from instance_rpc.net.tls import client_context
 from tests.daemon import running_daemon
 from tests.remote.conftest import Certs, advertised_url, https_daemon_options
 

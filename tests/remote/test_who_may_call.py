@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import SyncPluginClient
-from instance_rpc.activation import ActivatedServer
-from instance_rpc.listeners import InsecureListener
-from instance_rpc.peer_uid import proc_address
-from instance_rpc.service import InstanceService
-from instance_rpc.systemd import InheritedSocket
+from instance_rpc.rpc.service import InstanceService
+from instance_rpc.server.activation import ActivatedServer
+from instance_rpc.server.listeners import InsecureListener
+from instance_rpc.server.peer_uid import proc_address
+from instance_rpc.server.systemd import InheritedSocket
 from instance_rpc_plugins.memory import MemoryPlugin
 from tests.cli.test_systemd import read_until, started
 from tests.daemon import CLI, Daemon, run_cli, running_daemon

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import PluginClient, Spec
-from instance_rpc.metrics import Metrics
-from instance_rpc.service import InstanceService
+from instance_rpc.observability.metrics import Metrics
+from instance_rpc.rpc.service import InstanceService
 from tests.daemon import Daemon
 from tests.rpc.test_metrics import scrape, value
 from tests.slow_backend import SlowPlugin

@@ -22,7 +22,7 @@ from instance_rpc import (
     PluginUnavailable,
     Spec,
 )
-from instance_rpc.service import InstanceService
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc.testing import running_server
 from instance_rpc_plugins.memory import MemoryPlugin
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import PluginClient
-from instance_rpc.http_errors import RateLimitedLog
+from instance_rpc.server.http_errors import RateLimitedLog
 from instance_rpc.testing import running_server
 from instance_rpc_plugins.memory import MemoryPlugin
 

@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from instance_rpc import PluginClient, Spec
 from instance_rpc.errors import PluginError
-from instance_rpc.metrics import METRICS_KEY, OTHER, Metrics, count_refusal
+from instance_rpc.observability.metrics import METRICS_KEY, OTHER, Metrics, count_refusal
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc.server import create_app
-from instance_rpc.service import InstanceService
 from instance_rpc.testing import running_server
 from instance_rpc.types import ROLLING_UPDATE
 from instance_rpc_plugins.memory import MemoryPlugin

@@ -13,10 +13,10 @@ import msgspec
 import pytest
 
 from instance_rpc import CallOutcomeUnknown, Description, PluginClient, Spec
-from instance_rpc.service import InstanceService
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc.testing import running_server
-from instance_rpc_plugins._encoded import SLICE
 from instance_rpc_plugins.memory import MemoryPlugin
+from instance_rpc_plugins.store.encoded import SLICE
 
 COUNT = 2 * SLICE + 7  # three slices, the last one short
 DESCRIBE = json.dumps(

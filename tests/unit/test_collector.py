@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc import collector, eventloop
+from instance_rpc.cli import eventloop
 from instance_rpc.cli._common import call_plugin
 from instance_rpc.client import PluginClient
+from instance_rpc.observability import collector
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from instance_rpc import DiscoveryError, PluginNotFound
-from instance_rpc.discovery import PluginName, list_plugins, plugins_dir, resolve
+from instance_rpc.net.discovery import PluginName, list_plugins, plugins_dir, resolve
 
 
 def test_plugins_dir_follows_infrakit_conventions() -> None:

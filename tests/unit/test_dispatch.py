@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from instance_rpc.service import InstanceService
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc_plugins.memory import MemoryPlugin
 
 PROVISION = '{"jsonrpc":"2.0","method":"Instance.Provision","params":{"Spec":{"Tags":{"a":"b"}}}'

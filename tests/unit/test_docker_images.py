@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from instance_rpc_plugins._docker_images import image_registry, registry_host
+from instance_rpc_plugins.docker._images import image_registry, registry_host
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 import msgspec
 import pytest
 
-from instance_rpc.service import InstanceService
+from instance_rpc.rpc.service import InstanceService
 from instance_rpc.types import Description, Spec
 from instance_rpc.wire import WireDescription
-from instance_rpc_plugins._encoded import SLICE
 from instance_rpc_plugins.memory import MemoryPlugin
+from instance_rpc_plugins.store.encoded import SLICE
 
 DESCRIBE = b'{"jsonrpc":"2.0","method":"Instance.DescribeInstances","params":{"Tags":{}},"id":1}'
 

@@ -9,7 +9,7 @@ import itertools
 import msgspec
 import pytest
 
-from instance_rpc.envelope import (
+from instance_rpc.rpc.envelope import (
     CheckedRequest,
     RequestRejected,
     check_request,

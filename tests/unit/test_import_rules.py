@@ -16,29 +16,36 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = "instance_rpc"
 BACKENDS = "instance_rpc_plugins"
 
-SERVER_SIDE = {
-    "activation",
-    "app",
-    "caller_policy",
-    "connection_limits",
-    "envelope",
-    "http_errors",
-    "listeners",
-    "metrics",
-    "peer_uid",
-    "protocol",
-    "remote_access",
-    "server",
-    "service",
-    "serving",
-    "streamed_response",
-    "streaming",
-    "systemd",
-    "unix_socket",
+DOMAIN = {
+    "backends",
+    "errors",
+    "field_paths",
+    "handshake",
+    "properties_schema",
+    "specfile",
+    "specyaml",
+    "spi",
+    "types",
+    "wire",
+    "_version",
 }
-CLIENT_SIDE = {"client", "delivery", "endpoints", "responses", "sync_client", "transport"}
-HTTP_SERVING = {"activation", "app", "http_errors", "listeners", "remote_access", "server"}
-HTTP_SERVING |= {"unix_socket", "systemd", "serving", "streamed_response", "caller_policy"}
+"""The modules at the top of the package besides its public face."""
+FACE = {"__init__", "__main__", "_moved"}
+"""The public face: what the package exports, ``python -m``, the old import paths."""
+LAYERS = {
+    "domain": 0,
+    "observability": 1,
+    "net": 1,
+    "rpc": 2,
+    "client": 3,
+    "server": 3,
+    "testing": 4,
+    "cli": 5,
+}
+"""Each layer (a folder, or the domain at the top) and its height: a module imports only from its
+own layer and from lower ones; layers of one height sit side by side and import nothing of each
+other."""
+BACKEND_STORE = f"{BACKENDS}.store"
 
 
 def _module_name(path: Path, root: Path, package: str) -> str:
@@ -102,15 +109,93 @@ def violations(
     ]
 
 
+def layer_of(name: str) -> str:
+    """The layer of a module (or of a name imported from a package) of the library."""
+    parts = name.split(".")
+    if len(parts) == 1 or parts[0] != CORE:
+        return "face"
+    if parts[1] in LAYERS:
+        return parts[1]
+    return "domain" if parts[1] in DOMAIN else "face"
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """``module -> import`` for each import of the library that does not point down (or within
+    the module's own layer); the public face is governed by rules of its own."""
+    found = []
+    for module, imported_set in graph.items():
+        own = layer_of(module)
+        if own == "face":
+            continue
+        for imported in sorted(imported_set):
+            if not _within(imported, [CORE]):
+                continue
+            theirs = layer_of(imported)
+            if theirs == "face" or (theirs != own and LAYERS[theirs] >= LAYERS[own]):
+                found.append(f"{module} -> {imported}")
+    return found
+
+
+def test_every_import_of_the_library_points_down_the_layers() -> None:
+    assert upward_imports(LIBRARY) == []
+
+
+def test_the_top_of_the_package_holds_only_the_domain_and_the_public_face() -> None:
+    top = {path.stem for path in (ROOT / CORE).glob("*.py")}
+    assert top == DOMAIN | FACE
+    folders = {path.parent.name for path in (ROOT / CORE).glob("*/__init__.py")}
+    assert folders == set(LAYERS) - {"domain"}
+
+
+def test_each_layer_says_what_it_does_and_what_it_may_import() -> None:
+    for folder in set(LAYERS) - {"domain"}:
+        docstring = ast.get_docstring(ast.parse((ROOT / CORE / folder / "__init__.py").read_text()))
+        assert docstring, folder
+
+
+def test_the_public_face_imports_neither_the_command_nor_testing() -> None:
+    face = [CORE, f"{CORE}._moved"]
+    assert violations(LIBRARY, face, [f"{CORE}.cli", f"{CORE}.testing"]) == []
+
+
+def imports_of_the_core_beyond(
+    graph: dict[str, set[str]], governed: Iterable[str], allowed: set[str]
+) -> list[str]:
+    """``module -> import`` for each module of ``governed`` importing a module of the library
+    other than those ``allowed``."""
+    return [
+        f"{module} -> {imported}"
+        for module in governed
+        for imported in sorted(graph[module])
+        if _within(imported, [CORE]) and imported not in allowed
+    ]
+
+
 def test_backends_import_from_the_core_only_spi_types_and_errors() -> None:
     allowed = _core(["spi", "types", "errors"])
+    assert imports_of_the_core_beyond(PLUGINS, PLUGINS, allowed) == []
+
+
+def _backend_of(module: str) -> str:
+    """A backend's package (``instance_rpc_plugins.docker``) or module (``...memory``)."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_a_backend_imports_of_the_others_only_the_store() -> None:
     found = [
         f"{module} -> {imported}"
         for module, imported_set in PLUGINS.items()
+        if module != BACKENDS
         for imported in sorted(imported_set)
-        if _within(imported, [CORE]) and imported not in allowed
+        if _within(imported, [BACKENDS])
+        and _backend_of(imported) not in (_backend_of(module), BACKEND_STORE)
     ]
     assert found == []
+
+
+def test_the_store_imports_from_the_core_only_types_and_errors() -> None:
+    store = [m for m in PLUGINS if _within(m, [BACKEND_STORE])]
+    assert imports_of_the_core_beyond(PLUGINS, store, _core(["types", "errors"])) == []
 
 
 def test_nothing_but_the_command_imports_the_command() -> None:
@@ -129,42 +214,38 @@ def test_the_library_loads_backends_by_name_never_by_import() -> None:
 
 def test_the_core_models_import_only_each_other() -> None:
     core = _core(["types", "spi", "errors", "wire"])
-    found = [
-        f"{module} -> {imported}"
-        for module in core
-        for imported in sorted(LIBRARY[module])
-        if _within(imported, [CORE]) and imported not in core
-    ]
-    assert found == []
+    assert imports_of_the_core_beyond(LIBRARY, core, core) == []
 
 
-def test_the_protocol_layer_knows_no_instance_service_and_no_transport() -> None:
-    forbidden = _core(["service", "client", "transport", *HTTP_SERVING]) | {"aiohttp"}
-    assert violations(LIBRARY, _core(["envelope", "protocol", "streaming"]), forbidden) == []
+def _folder(name: str) -> list[str]:
+    return [m for m in LIBRARY if _within(m, [f"{CORE}.{name}"])]
 
 
-def test_the_service_knows_no_transport() -> None:
-    forbidden = _core(["client", "transport", *HTTP_SERVING]) | {"aiohttp"}
-    assert violations(LIBRARY, _core(["service"]), forbidden) == []
+def test_the_rpc_layer_knows_no_transport() -> None:
+    assert violations(LIBRARY, _folder("rpc"), ["aiohttp", "jsonrpcclient"]) == []
 
 
-def test_the_client_side_imports_nothing_of_the_server_side() -> None:
-    forbidden = _core(SERVER_SIDE) | {"jsonrpcserver"}
-    assert violations(LIBRARY, _core(CLIENT_SIDE), forbidden) == []
+def test_the_json_rpc_envelope_knows_no_instance_service() -> None:
+    governed = _core(["rpc.envelope", "rpc.protocol", "rpc.streaming"])
+    assert violations(LIBRARY, governed, _core(["rpc.service"])) == []
 
 
-def test_the_server_side_imports_nothing_of_the_client_side() -> None:
-    forbidden = _core(CLIENT_SIDE) | {"jsonrpcclient"}
-    assert violations(LIBRARY, _core(SERVER_SIDE), forbidden) == []
+def test_the_client_side_uses_no_json_rpc_server() -> None:
+    assert violations(LIBRARY, _folder("client"), ["jsonrpcserver"]) == []
+
+
+def test_the_server_side_uses_no_json_rpc_client() -> None:
+    assert violations(LIBRARY, _folder("server"), ["jsonrpcclient"]) == []
 
 
 def test_the_proxy_reaches_the_plugin_only_through_the_transport() -> None:
-    assert violations(LIBRARY, _core(["client"]), ["aiohttp", f"{CORE}.delivery"]) == []
+    forbidden = ["aiohttp", f"{CORE}.client.delivery"]
+    assert violations(LIBRARY, _core(["client.plugin_client"]), forbidden) == []
 
 
 def test_the_transport_carries_bytes_not_json_rpc() -> None:
-    forbidden = ["jsonrpcclient", *_core(["wire", "responses", "client"])]
-    assert violations(LIBRARY, _core(["transport"]), forbidden) == []
+    forbidden = ["jsonrpcclient", *_core(["wire", "client.responses", "client.plugin_client"])]
+    assert violations(LIBRARY, _core(["client.transport"]), forbidden) == []
 
 
 @pytest.mark.parametrize("directory", ["tests", "examples", "benchmarks"])
@@ -174,10 +255,28 @@ def test_nothing_imports_the_backends_under_their_folder_name(directory: str) ->
 
 
 def test_a_forbidden_import_is_found() -> None:
-    source = "from ..cli import main\nfrom .. import service\n"
+    source = "from ..cli import main\nfrom .. import handshake\n"
     found = imports_of(source, f"{CORE}.testing.daemon", is_package=False)
-    assert found == {f"{CORE}.cli", f"{CORE}.service"}
-    graph = {f"{CORE}.protocol": imports_of("from .service import X", f"{CORE}.protocol", False)}
-    assert violations(graph, [f"{CORE}.protocol"], [f"{CORE}.service"]) == [
-        f"{CORE}.protocol -> {CORE}.service"
+    assert found == {f"{CORE}.cli", f"{CORE}.handshake"}
+    graph = {
+        f"{CORE}.rpc.protocol": imports_of("from .service import X", f"{CORE}.rpc.protocol", False)
+    }
+    assert violations(graph, [f"{CORE}.rpc.protocol"], [f"{CORE}.rpc.service"]) == [
+        f"{CORE}.rpc.protocol -> {CORE}.rpc.service"
     ]
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("observability.metrics", "from ..rpc.service import InstanceService"),
+        ("server.app", "from ..client import PluginClient"),
+        ("client.transport", "from ..server.listeners import bind_tcp"),
+        ("net.tls", "from ..observability.logs import redact"),
+        ("rpc.protocol", "from .. import PluginClient"),
+        ("errors", "from .net.discovery import plugins_dir"),
+    ],
+)
+def test_an_upward_or_sideways_import_is_found(module: str, source: str) -> None:
+    name = f"{CORE}.{module}"
+    assert upward_imports({name: imports_of(source, name, is_package=False)}) != []

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc.log_format import JsonFormatter, _direct_handler, log_call
-from instance_rpc.log_output import (
+from instance_rpc.observability.log_format import JsonFormatter, _direct_handler, log_call
+from instance_rpc.observability.log_output import (
     FLUSH_INTERVAL,
     TEXT_FORMAT,
     BufferedStreamHandler,
     TextFormatter,
     escape_controls,
 )
-from instance_rpc.logs import RedactingFilter, redact
+from instance_rpc.observability.logs import RedactingFilter, redact
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,8 +176,8 @@ async def test_close_writes_what_is_pending() -> None:
 def _run(script: str) -> subprocess.CompletedProcess[str]:
     prelude = """
         import asyncio, logging, os
-        from instance_rpc.log_format import configure_logging
-        from instance_rpc.log_output import flush_logs
+        from instance_rpc.observability.log_format import configure_logging
+        from instance_rpc.observability.log_output import flush_logs
         configure_logging("info")
         log = logging.getLogger("child")
     """
@@ -315,7 +315,7 @@ def test_the_direct_call_line_is_the_line_logging_writes(
     formatter: logging.Formatter, call: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = 1_795_000_000.123
-    monkeypatch.setattr("instance_rpc.log_format.time.time", lambda: created)
+    monkeypatch.setattr("instance_rpc.observability.log_format.time.time", lambda: created)
     stream = io.StringIO()
     handler = BufferedStreamHandler(stream)
     handler.setFormatter(formatter)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from instance_rpc.log_format import _redacted_head
-from instance_rpc.logs import RedactingFilter, redact
+from instance_rpc.observability.log_format import _redacted_head
+from instance_rpc.observability.logs import RedactingFilter, redact
 
 
 @pytest.mark.parametrize(

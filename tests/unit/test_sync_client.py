@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import shutil
 import tempfile
 import threading
@@ -20,6 +21,8 @@ from instance_rpc import (
     Spec,
     SyncPluginClient,
 )
+from instance_rpc.client import PluginClient
+from instance_rpc.client.sync_client import ClientOptions
 from instance_rpc.testing.daemon import serve_in_thread
 from instance_rpc_plugins.memory import MemoryPlugin
 
@@ -98,3 +101,12 @@ def test_retry_options_reach_the_async_client(tmp_path: Path) -> None:
         plugin.describe_instances(None)
     assert caught.value.request_sent is False
     assert (plugin._client.retries, plugin._client.retry_backoff) == (0, 0.5)
+
+
+def test_the_sync_client_takes_every_option_of_the_async_one() -> None:
+    keyword_only = [
+        name
+        for name, parameter in inspect.signature(PluginClient).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    assert keyword_only == list(ClientOptions.__annotations__)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from instance_rpc.listen_files import ListenFile, read_listen_file
-from instance_rpc.unix_socket import set_socket_owner_and_mode
+from instance_rpc.net.listen_files import ListenFile, read_listen_file
+from instance_rpc.server.unix_socket import set_socket_owner_and_mode
 
 URL = "tcp://127.0.0.1:4321"
 

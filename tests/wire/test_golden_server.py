@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from instance_rpc.listeners import ListenAddress
-from instance_rpc.remote_access import RemoteAccess
+from instance_rpc.server.listeners import ListenAddress
+from instance_rpc.server.remote_access import RemoteAccess
 from instance_rpc.testing import running_server
 from instance_rpc_plugins.memory import MemoryPlugin
 from tests.http import post
