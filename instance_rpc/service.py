@@ -101,6 +101,7 @@ class InstanceService:
             },
             max_batch=max_batch,
             log=logger,
+            answered_in_turn=("Instance.DescribeInstances",),  # its answers can be megabytes
         )
         self._info = self._build_info()
 

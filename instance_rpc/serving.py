@@ -18,6 +18,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .app import DEFAULT_MAX_BODY, AppHandler, create_request_factory
+from .byte_budget import ByteBudget
 from .connection_limits import (
     DEFAULT_LIMITS,
     ConnectionLimits,
@@ -54,15 +55,20 @@ class Serving:
         on_refusal: RefusalHook | None = None,
         metrics: bool = True,
     ) -> None:
+        if max_body > limits.max_buffered_bytes:
+            raise ValueError(
+                f"max_body {max_body} exceeds max_buffered_bytes {limits.max_buffered_bytes}"
+            )
         self.service = service
         self.limits = limits
-        self.pool = ConnectionPool(limits, self.refused)
+        self._refusal_log = RateLimitedLog()
+        self.budget = ByteBudget(limits.max_buffered_bytes)
+        self.pool = ConnectionPool(limits, self.refused, self._refusal_log)
         self._max_body = max_body
         self._shutdown_timeout = shutdown_timeout
         self._on_refusal = on_refusal
         self._metrics = metrics
         self._counted: Metrics | None = None
-        self._refusal_log = RateLimitedLog()
         self._runner: web.ServerRunner | None = None
         self._protocol: Callable[[], web.RequestHandler] | None = None
 
@@ -95,9 +101,11 @@ class Serving:
         handler = AppHandler(
             self.service,
             max_body=self._max_body,
-            body_timeout=self.limits.body_timeout,
             info_warnings=info_warnings,
             metrics=self._metrics,
+            limits=self.limits,
+            budget=self.budget,
+            refusal_log=self._refusal_log,
         )
         self._counted = handler.metrics
         server = web.Server(handler, request_factory=create_request_factory(self._max_body))

@@ -54,14 +54,38 @@ def network_options(command: _F) -> _F:
             type=_SECONDS,
             default=DEFAULT_LIMITS.header_timeout,
             show_default=True,
-            help="Seconds a connection gets to send a request's headers (TLS handshake included).",
+            help="Seconds a connection gets to send a request's headers (after the TLS "
+            "handshake, on TLS).",
+        ),
+        click.option(
+            "--tls-handshake-timeout",
+            type=_SECONDS,
+            default=DEFAULT_LIMITS.tls_handshake_timeout,
+            show_default=True,
+            help="Seconds a TLS connection gets to start and finish its handshake.",
         ),
         click.option(
             "--body-timeout",
             type=_SECONDS,
             default=DEFAULT_LIMITS.body_timeout,
             show_default=True,
-            help="Seconds a request gets to send its body.",
+            help="Seconds a request gets to send its whole body, whatever its rate.",
+        ),
+        click.option(
+            "--min-transfer-rate",
+            type=click.IntRange(min=1),
+            default=DEFAULT_LIMITS.min_transfer_rate,
+            show_default=True,
+            metavar="BYTES_PER_S",
+            help="After --transfer-grace, a body must arrive, and an answer be read, at this "
+            "rate (a second more per this many bytes); a slower peer is cut off.",
+        ),
+        click.option(
+            "--transfer-grace",
+            type=_SECONDS,
+            default=DEFAULT_LIMITS.transfer_grace,
+            show_default=True,
+            help="Seconds a body or answer gets before --min-transfer-rate applies.",
         ),
         click.option(
             "--idle-timeout",
@@ -75,15 +99,35 @@ def network_options(command: _F) -> _F:
             type=click.IntRange(min=1),
             default=DEFAULT_LIMITS.max_connections,
             show_default=True,
-            help="Connections at once, all listeners together; beyond it the longest-idle one "
-            "is closed, or the new one when all are busy.",
+            help="Connections at once, every listener counted (Unix socket, TCP, passed "
+            "sockets). TCP peers together hold at most nine tenths of them: the rest is kept "
+            "for the Unix socket. Beyond a limit the least recently active connection without "
+            "a call running is closed, or the new one when every one has a call.",
+        ),
+        click.option(
+            "--max-connections-per-peer",
+            type=click.IntRange(min=1),
+            default=DEFAULT_LIMITS.max_connections_per_peer,
+            show_default=True,
+            help="TCP connections at once from one source address (raise it for a manager that "
+            "makes more calls at once).",
         ),
         click.option(
             "--max-tls-handshakes",
             type=click.IntRange(min=1),
             default=DEFAULT_LIMITS.max_tls_handshakes,
             show_default=True,
-            help="TLS handshakes in progress at once; further connections are closed.",
+            help="TLS handshakes in progress at once; beyond it the oldest is closed.",
+        ),
+        click.option(
+            "--max-buffered-bytes",
+            type=click.IntRange(min=1024 * 1024),
+            default=DEFAULT_LIMITS.max_buffered_bytes,
+            show_default=True,
+            metavar="BYTES",
+            help="Request bodies and unsent answers the daemon holds at once, all callers "
+            "together; beyond it bodies wait unread (503 after --body-timeout) and answers "
+            "are made as they are read. At least --max-body.",
         ),
     ]
     for option in reversed(options):
@@ -91,13 +135,25 @@ def network_options(command: _F) -> _F:
     return command
 
 
-def connection_limits(options: Mapping[str, Any]) -> ConnectionLimits:
+def connection_limits(options: Mapping[str, Any], max_body: int) -> ConnectionLimits:
+    """The limits the options ask for; ends the command with one line when ``max_body`` (the
+    largest body, in bytes) exceeds the buffered-bytes budget."""
+    if max_body > options["max_buffered_bytes"]:
+        fail(
+            f"--max-body {max_body} exceeds --max-buffered-bytes {options['max_buffered_bytes']}:"
+            " such a body could never be read"
+        )
     return ConnectionLimits(
         header_timeout=options["header_timeout"],
+        tls_handshake_timeout=options["tls_handshake_timeout"],
         body_timeout=options["body_timeout"],
+        min_transfer_rate=options["min_transfer_rate"],
+        transfer_grace=options["transfer_grace"],
         idle_timeout=options["idle_timeout"],
         max_connections=options["max_connections"],
+        max_connections_per_peer=options["max_connections_per_peer"],
         max_tls_handshakes=options["max_tls_handshakes"],
+        max_buffered_bytes=options["max_buffered_bytes"],
     )
 
 
