@@ -36,6 +36,11 @@ DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 """Seconds in-flight calls get to finish once the server is asked to stop."""
 
 
+_LINGERING_TIME = 1.0
+"""Seconds the rest of a refused body (413, 408) is read and dropped before the connection
+closes, so that its answer is not lost to a reset (aiohttp's default: 10)."""
+
+
 class Serving:
     """The app of ``service`` and everything its listeners share, from :meth:`setup` to
     :meth:`cleanup`.
@@ -147,6 +152,7 @@ class Serving:
                 refusal_log=self._refusal_log,
                 on_refusal=self.refused,
                 keepalive_timeout=self.limits.idle_timeout,
+                lingering_time=_LINGERING_TIME,
                 access_log=None,
             )
 

@@ -6,9 +6,10 @@ piece, each write awaiting the peer's reading (aiohttp's drain), and counted in 
 :class:`~instance_rpc.byte_budget.ByteBudget` until it is written: a large answer from its making
 to its last byte (:func:`send_large`), a streamed one piece by piece, the next piece being made
 only while the budget is not full (:func:`send_streamed`). The peer must read at
-``min_transfer_rate`` bytes per second once ``transfer_grace`` seconds have passed (time spent
-waiting for the budget or making pieces excluded); one that does not is cut off, with one
-rate-limited WARNING line.
+``min_transfer_rate`` bytes per second: each write (at most a piece, or
+:data:`SMALL_ANSWER` bytes of a large answer) must be taken within ``transfer_grace`` seconds
+plus a second per ``min_transfer_rate`` bytes written (time spent waiting for the budget or
+making pieces excluded); a peer that does not is cut off, with one rate-limited WARNING line.
 
 A streamed answer goes out with chunked transfer encoding (RFC 9112 section 7.1; Go's net/http
 client reads it as any other body), joined with its length to an HTTP/1.0 request. A failure
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 SMALL_ANSWER = 64 * 1024
 """Answers up to this size are written whole, uncounted: aiohttp's own write buffer limit."""
 
-_SLICE = 256 * 1024
+_SLICE = SMALL_ANSWER
 
 
 class _SlowReader(Exception):
@@ -89,19 +90,17 @@ async def _write_parts(
     budget: ByteBudget | None,
     loop: asyncio.AbstractEventLoop,
 ) -> None:
-    started = loop.time()
-    sent = 0
     async with asyncio.timeout(None) as window:
         while True:
             window.reschedule(None)
-            paused = loop.time()
             if budget is not None:
                 await budget.wait_room(limits.body_timeout)
             part = await anext(parts, None)
             if part is None:
                 return
-            started += loop.time() - paused
-            window.reschedule(limits.transfer_deadline(started, sent))
+            # Each write is timed from its start: bytes the kernel's socket buffers took earn
+            # no time for the next one (as nginx's send_timeout, with a rate).
+            window.reschedule(limits.transfer_deadline(loop.time(), len(part)))
             size = len(part) if budget is not None else 0
             if budget is not None:
                 budget.take(size)
@@ -110,7 +109,6 @@ async def _write_parts(
             finally:
                 if budget is not None:
                     budget.release(size)
-            sent += len(part)
 
 
 Report = Callable[[web.BaseRequest, str, str], None]
