@@ -140,7 +140,7 @@ def test_idle_tcp_connections_do_not_lock_mutual_tls_clients_out(
 
 def test_a_thousand_slow_bodies_lock_out_no_listener(sock_dir: Path) -> None:
     path = sock_dir / "p"
-    options = ("--plugin", "memory", "--listen", "tcp://127.0.0.1:0", "--transfer-grace", "2")
+    options = ("--plugin", "memory", "--listen", "tcp://127.0.0.1:0")
     with running_daemon("--socket", str(path), *options) as daemon:
         port = tcp_port(path)
         with peers(1000, port, SLOW_HEAD) as slow:
