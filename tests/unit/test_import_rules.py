@@ -19,6 +19,9 @@ BACKENDS = "instance_rpc_plugins"
 SERVER_SIDE = {
     "activation",
     "app",
+    "body_reading",
+    "byte_budget",
+    "connection_guard",
     "connection_limits",
     "envelope",
     "http_errors",
@@ -36,7 +39,7 @@ SERVER_SIDE = {
 }
 CLIENT_SIDE = {"client", "delivery", "endpoints", "responses", "sync_client", "transport"}
 HTTP_SERVING = {"activation", "app", "http_errors", "listeners", "remote_access", "server"}
-HTTP_SERVING |= {"unix_socket", "systemd", "serving", "streamed_response"}
+HTTP_SERVING |= {"unix_socket", "systemd", "serving", "streamed_response", "body_reading"}
 
 
 def _module_name(path: Path, root: Path, package: str) -> str:
