@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import select
 import socket
 import time
@@ -16,7 +15,7 @@ import pytest
 from instance_rpc import SyncPluginClient
 from instance_rpc.tls import client_context
 from tests.daemon import Daemon, running_daemon
-from tests.remote.conftest import Certs, advertised_url, https_daemon_options
+from tests.remote.conftest import Certs, advertised_url, https_daemon_options, open_files
 
 STALLED = 2000
 HANDSHAKES = 200
@@ -27,13 +26,8 @@ HALF_CLIENT_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
 @pytest.fixture(autouse=True)
 def enough_descriptors() -> Iterator[None]:
     """Room for the stalled connections on both ends (the daemon inherits the limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 3 * (STALLED + HANDSHAKES) + 1000
-    if hard != resource.RLIM_INFINITY and hard < wanted:
-        pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
-    yield
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    with open_files(3 * (STALLED + HANDSHAKES) + 1000):
+        yield
 
 
 def descriptors(pid: int) -> int:

@@ -5,7 +5,6 @@ plain-HTTP callers of a TLS port are told and counted."""
 from __future__ import annotations
 
 import contextlib
-import resource
 import socket
 import ssl
 import time
@@ -17,7 +16,7 @@ import pytest
 from instance_rpc import SyncPluginClient
 from instance_rpc.tls import client_context
 from tests.daemon import running_daemon
-from tests.remote.conftest import Certs, https_daemon_options
+from tests.remote.conftest import Certs, https_daemon_options, open_files
 from tests.remote.test_hostile_peers import closed_by_peer, tcp_port, wait_until
 
 SLOW_HEAD = (
@@ -27,13 +26,9 @@ SLOW_HEAD = (
 
 @pytest.fixture(autouse=True)
 def enough_descriptors() -> Iterator[None]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 4000
-    if hard != resource.RLIM_INFINITY and hard < wanted:
-        pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
-    yield
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    """Room for a thousand peers on both ends (the daemon inherits the limit)."""
+    with open_files(4000):
+        yield
 
 
 def peer_address(number: int) -> str:
