@@ -10,11 +10,14 @@ connection is held to the same limits as on a socket the daemon binds itself (:m
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Sequence
 from types import TracebackType
 
 from .app import DEFAULT_MAX_BODY
+from .caller_policy import ListenerPolicy, plain_http_policy
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, RefusalHook
+from .listeners import ListenAddress, check_plain_tcp
 from .service import InstanceService
 from .serving import DEFAULT_SHUTDOWN_TIMEOUT, Serving
 from .systemd import InheritedSocket
@@ -29,7 +32,10 @@ class ActivatedServer:
 
     Use as ``async with ActivatedServer(service, sockets): ...`` or :meth:`start` /
     :meth:`close`. Closing stops accepting on our copies of the sockets; it never removes a
-    socket file.
+    socket file. An inherited TCP socket serves plain HTTP under the rules of a ``--listen``
+    one (:mod:`instance_rpc.caller_policy`): ``insecure`` and ``allow_hosts`` are
+    ``--insecure-listen`` and ``--allow-host``; one beyond loopback without ``insecure`` raises
+    :class:`~instance_rpc.listeners.InsecureListener` when made.
     """
 
     def __init__(
@@ -42,11 +48,23 @@ class ActivatedServer:
         limits: ConnectionLimits = DEFAULT_LIMITS,
         on_refusal: RefusalHook | None = None,
         metrics: bool = True,
+        insecure: bool = False,
+        allow_hosts: Sequence[str] = (),
     ) -> None:
         if not sockets:
             raise ValueError("an ActivatedServer needs at least one socket")
         self.service = service
         self.sockets = list(sockets)
+        self._policies: dict[int, ListenerPolicy] = {}
+        self.warnings: list[str] = []
+        for inherited in self.sockets:
+            if inherited.socket.family in (socket.AF_INET, socket.AF_INET6):
+                bound = ListenAddress(*inherited.socket.getsockname()[:2])
+                warning = check_plain_tcp(bound, secure=False, insecure=insecure)
+                if warning is not None:
+                    self.warnings.append(warning)
+                policy = plain_http_policy(bound, insecure=insecure, allow_hosts=allow_hosts)
+                self._policies[inherited.socket.fileno()] = policy
         self._serving = Serving(
             service,
             max_body=max_body,
@@ -67,20 +85,28 @@ class ActivatedServer:
         :class:`~instance_rpc.server.PluginServer`'s."""
         if self._started:
             raise RuntimeError("server already started")
-        await self._serving.setup()
+        await self._serving.setup(self.warnings)
         try:
             for inherited in self.sockets:
-                await self._serving.serve_socket(inherited.socket, inherited.address)
+                policy = self._policies.get(inherited.socket.fileno())
+                await self._serving.serve_socket(inherited.socket, inherited.address, policy)
                 logger.info("serving inherited socket %s (%s)", inherited.address, inherited.name)
         except BaseException:
             await self._serving.cleanup()
             raise
+        for warning in self.warnings:
+            logger.warning("%s", warning)
         self._started = True
 
     async def close(self) -> None:
         if self._started:
             self._started = False
             await self._serving.cleanup()
+
+    def reload(self) -> bool:
+        """Nothing to reload (inherited sockets serve no TLS): False."""
+        logger.info("reload: no TLS certificate to reload")
+        return False
 
     def remove_socket(self) -> None:
         """Nothing to remove: the service manager owns the socket files."""

@@ -5,6 +5,8 @@
   ``/metrics``, Prometheus metrics (see :mod:`instance_rpc.metrics`) unless turned off.
 - Any other method, or ``GET`` / ``HEAD`` of a path that is no document: ``405`` with an
   ``Allow`` header naming what the path takes (RFC 9110 section 15.5.6), and a JSON-RPC error body.
+- On a TCP listener, first: ``403`` or ``415`` for a caller or request its
+  :class:`~instance_rpc.caller_policy.ListenerPolicy` refuses.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from aiohttp import hdrs, web
 
 from .body_reading import BodyRefused, read_body
 from .byte_budget import ByteBudget
+from .caller_policy import CallerCheck
 from .connection_limits import DEFAULT_LIMITS, ConnectionGuard, ConnectionLimits
 from .errors import INTERNAL_ERROR, INVALID_REQUEST
-from .http_errors import RateLimitedLog
 from .logs import redact
 from .metrics import METRICS_KEY, METRICS_PATH, Metrics
+from .rate_limited_log import RateLimitedLog
 from .service import InstanceService
 from .streamed_response import SMALL_ANSWER, send_large, send_streamed
 from .streaming import StreamedAnswer
@@ -129,6 +132,16 @@ class AppHandler:
         self._known = ", ".join(self._served)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        # A TCP listener's connections carry the listener's rules (caller_policy.py); the
+        # Unix socket's carry none.
+        check: CallerCheck | None = getattr(request.protocol, "caller_check", None)
+        if check is not None:
+            refusal = check.refusal(request)
+            if refusal is not None:
+                response = self._refuse(refusal.reason, refusal.status, refusal.message)
+                if refusal.status == 403:
+                    response.force_close()
+                return response
         if request.method == "POST":
             # Behind a ConnectionGuard (every listener of the daemon), the guard's header
             # deadline must not close the connection while its request runs.

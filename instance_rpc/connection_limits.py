@@ -40,7 +40,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .http_errors import RateLimitedLog
+from .rate_limited_log import RateLimitedLog
 
 __all__ = [
     "DEFAULT_LIMITS",

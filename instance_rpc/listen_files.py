@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -55,6 +56,22 @@ def list_listen_files(directory: Path) -> list[Path]:
     ]
 
 
+_TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _create_temporary(directory_fd: int, name: str) -> tuple[str, int]:
+    """A new file ``.<name>.<128 random bits>.tmp`` in the directory, mode 0600: its name and
+    descriptor. Never opens what was there before (``O_EXCL``: ``FileExistsError``)."""
+    temporary = f".{name}.{secrets.token_hex(16)}.tmp"
+    return temporary, os.open(temporary, _TEMPORARY_FLAGS, 0o600, dir_fd=directory_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class ListenFile:
     """The ``.listen`` file a daemon writes once all its listeners are up and removes at stop."""
 
@@ -63,15 +80,31 @@ class ListenFile:
         self._identity: tuple[int, int] | None = None
 
     def write(self, url: str) -> None:
-        """Write ``url`` atomically (readers never see half a file), readable by all."""
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        """Write ``url`` atomically (readers never see half a file), readable by all.
+
+        No symbolic link is followed: the temporary file has a random name and is created
+        with ``O_EXCL | O_NOFOLLOW``, its mode set through its descriptor, and the rename
+        replaces whatever entry has the final name (a planted link itself, not its target).
+        Raises ``OSError`` when the directory refuses."""
+        directory_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            temporary.write_text(url, encoding="utf-8")
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, self.path)
+            temporary, fd = _create_temporary(directory_fd, self.path.name)
+            try:
+                try:
+                    _write_all(fd, url.encode("utf-8"))
+                    os.fchmod(fd, 0o644)
+                    status = os.fstat(fd)
+                finally:
+                    os.close(fd)
+                os.replace(
+                    temporary, self.path.name, src_dir_fd=directory_fd, dst_dir_fd=directory_fd
+                )
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=directory_fd)
+                raise
         finally:
-            temporary.unlink(missing_ok=True)
-        status = self.path.stat()
+            os.close(directory_fd)
         self._identity = (status.st_dev, status.st_ino)
 
     def remove(self) -> None:

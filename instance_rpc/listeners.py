@@ -2,9 +2,11 @@
 
 A listener address is ``tcp://HOST:PORT`` (or ``HOST:PORT``, as InfraKit's ``--listen`` took
 it); IPv6 hosts go in brackets (``tcp://[::1]:0``). Port 0 picks a free port. A listener serves
-HTTPS when the server has a TLS context, plain HTTP otherwise, and plain HTTP only on loopback
-addresses unless the operator says ``insecure=True`` (``--insecure-listen``): anyone who reaches
-the port can create and destroy instances.
+HTTPS when the server has a TLS context, plain HTTP otherwise. A listener may admit no caller the
+daemon's 0600 Unix socket would refuse unless the operator says ``insecure=True``
+(``--insecure-listen``): plain HTTP stays on loopback (where :mod:`instance_rpc.caller_policy`
+admits only the daemon's user and root), and HTTPS requires client certificates
+(:func:`check_plain_tcp`, :func:`check_tls_clients`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "bind_tcp",
     "bind_unix",
     "check_plain_tcp",
+    "check_tls_clients",
     "system_backlog",
 ]
 
@@ -114,12 +117,23 @@ class ListenAddress:
 
 
 def check_plain_tcp(address: ListenAddress, *, secure: bool, insecure: bool) -> str | None:
-    """The warning to log when ``address`` serves plain HTTP beyond loopback; ``None`` if fine.
+    """The warning to log when ``address`` serves plain HTTP to more callers than the daemon's
+    Unix socket admits; ``None`` if it admits no more.
 
-    Raises :class:`InsecureListener` when that is not allowed (``insecure`` is False).
+    Plain TCP on loopback admits only the daemon's user and root (by the uid owning the
+    caller's end, see :mod:`instance_rpc.caller_policy`); with ``insecure``
+    (``--insecure-listen``) every local user, which earns the warning. Beyond loopback it needs
+    ``insecure``: raises :class:`InsecureListener` without it.
     """
-    if secure or address.is_loopback():
+    if secure:
         return None
+    if address.is_loopback():
+        if not insecure:
+            return None
+        return (
+            f"plain TCP listener on {address.url(False)} admits every local user "
+            "(--insecure-listen): any of them can create and destroy instances"
+        )
     if not insecure:
         raise InsecureListener(
             f"refusing plain TCP on {address.url(False)}: it is not a loopback address and "
@@ -128,6 +142,28 @@ def check_plain_tcp(address: ListenAddress, *, secure: bool, insecure: bool) -> 
         )
     return (
         f"plain TCP listener on {address.url(False)} without TLS (--insecure-listen): "
+        "anyone who reaches it can create and destroy instances"
+    )
+
+
+def check_tls_clients(
+    address: ListenAddress, *, client_certificates: bool, insecure: bool
+) -> str | None:
+    """The warning to log when the HTTPS listener at ``address`` asks callers for no
+    certificate (no ``--tls-client-ca``): anyone who reaches it is served. ``None`` when it
+    requires them. Without ``insecure`` (``--insecure-listen``) raises
+    :class:`InsecureListener` instead of warning.
+    """
+    if client_certificates:
+        return None
+    if not insecure:
+        raise InsecureListener(
+            f"refusing TLS without client certificates on {address.url(True)}: anyone who "
+            "reaches it could create and destroy instances; give --tls-client-ca, or "
+            "--insecure-listen to accept the risk"
+        )
+    return (
+        f"TLS listener on {address.url(True)} without client certificates (--insecure-listen): "
         "anyone who reaches it can create and destroy instances"
     )
 
@@ -176,6 +212,15 @@ class GuardedSite(web.BaseSite):
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """The TLS context of the connections it accepts from now on (swapped on reload)."""
+        return self._tls
+
+    @tls.setter
+    def tls(self, context: ssl.SSLContext | None) -> None:
+        self._tls = context
 
     async def start(self) -> None:
         await super().start()

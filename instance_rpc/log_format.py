@@ -12,7 +12,8 @@ second line or a field.
 
 With ``--log-format json`` every line is one JSON object: ``time`` (ISO 8601, UTC), ``level``,
 ``logger``, ``message``, ``exception`` (a traceback, when there is one) and, on the per-call
-line, ``method``, ``type``, ``outcome`` (``ok`` or ``error``), ``code`` and ``error`` (for an
+line, ``method``, ``type``, ``outcome`` (``ok``, ``error``, or ``cancelled``: a WARNING line
+for a call cut off before its answer, the daemon stopping), ``code`` and ``error`` (for an
 error), ``duration_ms``, and ``instance`` / ``reason`` / ``logical_id`` as above. Every string
 field is redacted (:func:`~instance_rpc.logs.redact`), as text lines are.
 """
@@ -29,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from .log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter
+from .log_output import TEXT_FORMAT, BufferedStreamHandler, TextFormatter, escape_controls
 from .logs import REDACTED_MESSAGE, RedactingFilter, install_redaction, redact
 
 __all__ = [
@@ -46,7 +47,6 @@ CALL_FIELDS = "rpc_call"
 """The attribute of a per-call record holding its fields (``extra={CALL_FIELDS: {...}}``)."""
 
 _PLAIN = re.compile(r"[\w.:/@+-]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -59,7 +59,7 @@ def _shown(value: str) -> str:
     """``value`` as it appears in a text line: bare if a plain word, else a JSON string."""
     if _PLAIN.fullmatch(value):
         return value
-    return _ENCODER.encode(value).decode()
+    return escape_controls(_ENCODER.encode(value).decode())
 
 
 @functools.lru_cache(maxsize=_KEPT)
@@ -68,15 +68,9 @@ def _redacted_head(head: str) -> str:
 
     Redacting a head alone gives what redacting the whole line gives: the duration after it,
     `` (0.3 ms)``, holds no secret word and no quote, and its space and parenthesis end or
-    refuse every value a redaction pattern takes."""
+    refuse every value a redaction pattern takes; the head's quotes and brackets are all inside
+    whole JSON strings (:func:`_shown`), so no value in it runs on to the line's end."""
     return redact(head)
-
-
-def _escaped(text: str) -> str:
-    """``text`` with control characters (a newline most of all) written as JSON escapes."""
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(lambda found: _ENCODER.encode(found.group())[1:-1].decode(), text)
 
 
 def log_call(
@@ -87,31 +81,40 @@ def log_call(
     error: str,
     seconds: float,
     details: Mapping[str, str] | None = None,
+    *,
+    cancelled: bool = False,
 ) -> None:
     """Log the per-call line at INFO: ``code`` ``None`` for success, else the error answered
     with its ``error`` message; ``details`` (instance, reason, logical_id) in the given order.
+    A call ``cancelled`` before its answer (the daemon stopping) is a WARNING, ``cancelled``.
 
     The line is made here, once, and redacted (:func:`~instance_rpc.logs.redact`, all but the
     duration, see :func:`_redacted_head`), so the handler's filter passes it as it is."""
-    if logger.disabled or not logger.isEnabledFor(logging.INFO):
-        return  # what logger.info would do with it
+    level, levelname, outcome = logging.INFO, "INFO", "ok"
+    if cancelled:
+        level, levelname, outcome = logging.WARNING, "WARNING", "cancelled"
+    if logger.disabled or not logger.isEnabledFor(level):
+        return  # what logger.log would do with it
     elapsed_ms = seconds * 1000
     shown = "".join(f" {k}={_shown(v)}" for k, v in details.items()) if details else ""
     head = f"{method} type={_shown(type_name)}{shown}"
-    if code is None:
+    if cancelled:
+        message = _redacted_head(f"{head} cancelled")
+    elif code is None:
         message = _redacted_head(f"{head} ok")
     else:
-        message = redact(f"{head} error {code}: {_escaped(error)}")
+        outcome = "error"
+        message = redact(f"{head} error {code}: {escape_controls(error)}")
     message = f"{message} ({elapsed_ms:.1f} ms)"
     direct = _direct_handler(logger)
     if direct is not None and isinstance(direct.formatter, TextFormatter):
-        line = direct.formatter.format_line(time.time(), "INFO", logger.name, message)
-        direct.emit_line(line, logging.INFO)
+        line = direct.formatter.format_line(time.time(), levelname, logger.name, message)
+        direct.emit_line(line, level)
         return
     fields: dict[str, Any] = {
         "method": method,
         "type": type_name,
-        "outcome": "ok" if code is None else "error",
+        "outcome": outcome,
         "duration_ms": round(elapsed_ms, 3),
     }
     if code is not None:
@@ -120,12 +123,12 @@ def log_call(
     if details:
         fields.update(details)
     if direct is None:
-        logger.info(message, extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
+        logger.log(level, message, extra={CALL_FIELDS: fields, REDACTED_MESSAGE: True})
         return
     formatter = direct.formatter
     assert isinstance(formatter, JsonFormatter)
-    text = formatter.format_fields(time.time(), "INFO", logger.name, message, fields, None)
-    direct.emit_line(text, logging.INFO)
+    text = formatter.format_fields(time.time(), levelname, logger.name, message, fields, None)
+    direct.emit_line(text, level)
 
 
 def _direct_handler(logger: logging.Logger) -> BufferedStreamHandler | None:
@@ -198,7 +201,8 @@ class JsonFormatter(logging.Formatter):
         if exception:
             document["exception"] = exception
         redacted = {key: _redacted(value) for key, value in document.items()}
-        return _ENCODER.encode(redacted).decode()
+        # JSON escapes C0 controls; C1 controls and U+2028/U+2029 are escaped here.
+        return escape_controls(_ENCODER.encode(redacted).decode())
 
 
 _DIRECT_FORMATTERS = (TextFormatter, JsonFormatter)

@@ -1,9 +1,11 @@
 """Writing log lines cheaply: a cached timestamp, a text formatter without ``%`` templates, and a
 stream handler that writes the lines of up to 50 ms at once instead of once per line.
 
-:class:`TextFormatter` gives exactly what ``logging.Formatter(TEXT_FORMAT)`` gives
+:class:`TextFormatter` gives what ``logging.Formatter(TEXT_FORMAT)`` gives
 (``2026-11-30 17:02:41,222 INFO name: message``, then the traceback and stack, if any), with the
-date part made by ``strftime`` once per second and the whole timestamp reused within a millisecond.
+date part made by ``strftime`` once per second and the whole timestamp reused within a millisecond,
+and with control characters in the message and in exception messages escaped
+(:func:`escape_controls`): whoever logged it, a newline in a value cannot forge a line.
 
 :class:`BufferedStreamHandler` collects the lines logged on a thread running an event loop and
 writes them together from a callback the first of them schedules ``flush_interval`` seconds
@@ -18,17 +20,65 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import TextIO
 
-__all__ = ["FLUSH_INTERVAL", "TEXT_FORMAT", "BufferedStreamHandler", "TextFormatter", "flush_logs"]
+__all__ = [
+    "FLUSH_INTERVAL",
+    "TEXT_FORMAT",
+    "BufferedStreamHandler",
+    "TextFormatter",
+    "escape_controls",
+    "escape_exception_values",
+    "flush_logs",
+]
 
 FLUSH_INTERVAL = 0.05
 """Seconds a line logged on an event loop may wait to be written with the lines after it."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""C0 and C1 control characters, DEL, and the Unicode line and paragraph separators: every
+character that can end a line (``str.splitlines``) or drive a terminal."""
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(found: re.Match[str]) -> str:
+    character = found.group()
+    return _SHORT_ESCAPES.get(character) or f"\\u{ord(character):04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each control character (see :data:`_CONTROL`) written as a JSON escape
+    (``\\n``, ``\\u001b``), so that no value can forge a line or drive a terminal. Inside a
+    JSON string the result stays valid JSON with the same value."""
+    if text.isprintable():  # no control character (and no other non-printable one)
+        return text
+    return _CONTROL.sub(_escape, text)
+
+
+def escape_exception_values(text: str, error: BaseException | None) -> str:
+    """A formatted traceback ``text`` of ``error`` with the control characters of each
+    exception's message in the chain (its notes included) escaped: the traceback's own lines
+    stay lines, a message cannot add one."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        try:
+            values = [str(error), *map(str, getattr(error, "__notes__", None) or ())]
+        except Exception:  # a __str__ that fails: the traceback says so already
+            values = []
+        for value in values:
+            escaped = escape_controls(value)
+            if escaped != value:
+                text = text.replace(value, escaped)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return text
 
 
 class TextFormatter(logging.Formatter):
@@ -69,14 +119,27 @@ class TextFormatter(logging.Formatter):
         self._stamp_key, self._stamp = key, stamp
         return stamp
 
+    def formatException(  # noqa: N802  logging's name
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
+        """The traceback as logging writes it, control characters in messages escaped."""
+        return escape_exception_values(super().formatException(ei), ei[1])
+
     def format(self, record: logging.LogRecord) -> str:
         message = record.message = record.getMessage()
         asctime = record.asctime = self.formatTime(record)
+        if not message.isprintable():
+            message = escape_controls(message)
         text = f"{asctime} {record.levelname} {record.name}: {message}"
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            text = f"{text}\n{record.exc_text}" if text[-1:] != "\n" else text + record.exc_text
+            exc_text = record.exc_text
+            if record.exc_info:  # formatted by someone else, a filter say: escaped here
+                exc_text = escape_exception_values(exc_text, record.exc_info[1])
+            text = f"{text}\n{exc_text}" if text[-1:] != "\n" else text + exc_text
         if record.stack_info:
             if text[-1:] != "\n":
                 text += "\n"

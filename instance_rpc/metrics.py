@@ -3,8 +3,9 @@
 Every app owns a :class:`Metrics` with its own ``CollectorRegistry`` (never the process-wide
 one), so two daemons in one process do not mix their figures. What it exports:
 
-- ``instance_rpc_calls_total{method,type,outcome}``: calls answered; ``outcome`` is ``ok`` or
-  the JSON-RPC error code (``-32602``, ``-32000``, ...).
+- ``instance_rpc_calls_total{method,type,outcome}``: calls answered; ``outcome`` is ``ok``,
+  the JSON-RPC error code (``-32602``, ``-32000``, ...), or ``cancelled`` for a call cut off
+  before its answer (the daemon stopped before the call ended: :data:`CANCELLED`).
 - ``instance_rpc_call_duration_seconds{method}``: a histogram of call latency.
 - ``instance_rpc_calls_in_flight{method}``: calls started and not yet answered.
 - ``instance_rpc_requests_refused_total{reason}``: requests refused before any call (a body too
@@ -42,6 +43,7 @@ from .handshake import ALL_INTERFACES, DEFAULT_TYPE_NAME
 from .spi import InstanceCounter, Plugin
 
 __all__ = [
+    "CANCELLED",
     "CONTENT_TYPE",
     "METRICS_KEY",
     "METRICS_PATH",
@@ -56,6 +58,9 @@ logger = logging.getLogger(__name__)
 METRICS_PATH = "/metrics"
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 """The text format every Prometheus server reads (version 0.0.4)."""
+
+CANCELLED = "cancelled"
+"""The outcome label of a call cut off before its answer."""
 
 OTHER = "other"
 """The label value standing for any method, type or code outside the bounded set."""
@@ -78,6 +83,8 @@ REFUSAL_REASONS = frozenset(
         "buffer_budget",  # HTTP 503: the daemon's buffered-bytes budget stayed full
         "slow_reader",  # a connection closed: its answer was not read at the minimum rate
         "peer_disconnected",  # the peer closed its connection before its body was in
+        "forbidden_peer",  # HTTP 403: a local user the daemon's Unix socket would refuse
+        "forbidden_host",  # HTTP 403: plain HTTP with an Origin, or a Host not the listener's
     }
 )
 """Reasons :func:`count_refusal` takes; each is a label value, so the set stays fixed."""
@@ -141,16 +148,21 @@ class _CallFigures(Collector):
         self.in_flight = dict.fromkeys(labels, 0)
         self.latency = {label: _Latency() for label in labels}
         self.calls: dict[tuple[str, str, str], int] = {}
-        self._label_keys: dict[tuple[str, str, int | None], tuple[str, str, str]] = {}
+        self._label_keys: dict[tuple[str, str, int | str | None], tuple[str, str, str]] = {}
 
     def method_label(self, method: str) -> str:
         return method if method in self.methods else OTHER
 
-    def count(self, method: str, type_name: str, code: int | None) -> None:
+    def count(self, method: str, type_name: str, code: int | str | None) -> None:
+        """Count a call: ``code`` ``None`` for success, a JSON-RPC error code, or
+        :data:`CANCELLED`."""
         raw = (method, type_name, code)
         key = self._label_keys.get(raw)
         if key is None:
-            outcome = "ok" if code is None else str(code) if code in _RESERVED_CODES else OTHER
+            if code is None or code == CANCELLED:
+                outcome = "ok" if code is None else CANCELLED
+            else:
+                outcome = str(code) if code in _RESERVED_CODES else OTHER
             type_label = _type_label(type_name) if type_name in self.types else OTHER
             key = (self.method_label(method), type_label, outcome)
             if method in self.methods and type_name in self.types:
@@ -160,7 +172,7 @@ class _CallFigures(Collector):
     def collect(self) -> Iterator[Metric]:
         calls = CounterMetricFamily(
             "instance_rpc_calls",
-            "JSON-RPC calls answered, by method, type and outcome (ok or the error code).",
+            "JSON-RPC calls, by method, type and outcome (ok, the error code, or cancelled).",
             labels=["method", "type", "outcome"],
         )
         for key, value in sorted(self.calls.items()):
@@ -229,6 +241,14 @@ class Metrics:
     def call_finished(self, method: str, type_name: str, code: int | None, seconds: float) -> None:
         """A call started with :meth:`call_started` was answered: ``code`` ``None`` for success,
         else its JSON-RPC error code; ``seconds`` from dispatch to answer."""
+        self._ended(method, type_name, code, seconds)
+
+    def call_cancelled(self, method: str, type_name: str, seconds: float) -> None:
+        """A call started with :meth:`call_started` was cut off ``seconds`` after dispatch,
+        before its answer: counted with the outcome :data:`CANCELLED`."""
+        self._ended(method, type_name, CANCELLED, seconds)
+
+    def _ended(self, method: str, type_name: str, code: int | str | None, seconds: float) -> None:
         figures = self._figures
         label = figures.method_label(method)
         figures.in_flight[label] -= 1

@@ -24,6 +24,11 @@ class CallObserver(Protocol):
     def call_finished(self, method: str, type_name: str, code: int | None, seconds: float) -> None:
         """A dispatched call was answered, ``seconds`` after :meth:`call_started`."""
 
+    def call_cancelled(self, method: str, type_name: str, seconds: float) -> None:
+        """A dispatched call was cut off before its answer (the daemon stopping, its task
+        cancelled), ``seconds`` after :meth:`call_started`: it is neither a success nor an
+        error answered."""
+
     def count_call(self, method: str, type_name: str, code: int | None) -> None:
         """A request naming ``method`` was answered without dispatch (no such method)."""
 

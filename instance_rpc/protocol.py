@@ -263,8 +263,12 @@ class JsonRpcProtocol:
             started = time.perf_counter()
             code: int | None = None
             failure = ""
+            cancelled = False
             try:
                 outcome = await pending
+            except asyncio.CancelledError:
+                cancelled = True  # cut off (the daemon stopping): never reported as answered
+                raise
             except RPCError as exc:
                 code, failure = exc.code, exc.message
                 outcome = ErrorObject(exc.code, exc.message, exc.data)
@@ -273,7 +277,8 @@ class JsonRpcProtocol:
                 code, failure = SERVER_ERROR, str(exc) or type(exc).__name__
                 outcome = ErrorObject(SERVER_ERROR, failure)
             finally:
-                self._finished(name, call, code, failure, time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                self._finished(name, call, code, failure, elapsed, cancelled=cancelled)
         if checked.request_id is None:
             return None  # a notification (JSON-RPC 2.0 section 4.1)
         if isinstance(result, Left):
@@ -297,13 +302,26 @@ class JsonRpcProtocol:
         return method
 
     def _finished(
-        self, name: str, call: Call, code: int | None, error: str, elapsed: float
+        self,
+        name: str,
+        call: Call,
+        code: int | None,
+        error: str,
+        elapsed: float,
+        *,
+        cancelled: bool = False,
     ) -> None:
         """Count and log a call its method answered (``code`` ``None``: success, else the error
-        answered with ``error``), ``elapsed`` seconds after it started."""
+        answered with ``error``), or that was ``cancelled`` before its answer, ``elapsed``
+        seconds after it started."""
         observer = call.observer
         if observer is not None:
-            observer.call_finished(name, call.type_name, code, elapsed)
-        if self._log.isEnabledFor(logging.INFO):
+            if cancelled:
+                observer.call_cancelled(name, call.type_name, elapsed)
+            else:
+                observer.call_finished(name, call.type_name, code, elapsed)
+        if cancelled or self._log.isEnabledFor(logging.INFO):
             type_name = call.type_name or DEFAULT_TYPE_NAME
-            log_call(self._log, name, type_name, code, error, elapsed, call.details)
+            log_call(
+                self._log, name, type_name, code, error, elapsed, call.details, cancelled=cancelled
+            )

@@ -1,10 +1,11 @@
 """A daemon's TCP listeners as one unit: check, bind, serve, advertise, withdraw.
 
-:class:`RemoteAccess` is what ``PluginServer`` is given for ``--listen``: it refuses plain TCP
-beyond loopback unless allowed (see :mod:`instance_rpc.listeners`), binds every address once the
-Unix socket is up, and only then writes ``<name>.listen`` (see :mod:`instance_rpc.listen_files`)
-with the first listener's URL, or the ``advertise`` address in its place. A failed start writes
-nothing; :meth:`withdraw` removes the file at stop.
+:class:`RemoteAccess` is what ``PluginServer`` is given for ``--listen``: it refuses listeners
+that would admit callers the Unix socket refuses unless allowed (see
+:mod:`instance_rpc.listeners`), holds each listener to its :mod:`instance_rpc.caller_policy`,
+binds every address once the Unix socket is up, and only then writes ``<name>.listen`` (see
+:mod:`instance_rpc.listen_files`) with the first listener's URL, or the ``advertise`` address in
+its place. A failed start writes nothing; :meth:`withdraw` removes the file at stop.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .caller_policy import ListenerPolicy, checked_protocol, plain_http_policy
 from .connection_limits import ConnectionPool
 from .errors import InstanceRPCError
 from .listen_files import ListenFile, listen_file_for
-from .listeners import GuardedSite, ListenAddress, bind_tcp, check_plain_tcp
+from .listeners import GuardedSite, ListenAddress, bind_tcp, check_plain_tcp, check_tls_clients
+from .tls import ServerTLS, TLSConfigError
 
 __all__ = ["ListenerFailed", "RemoteAccess"]
 
@@ -35,34 +38,78 @@ class RemoteAccess:
     """TCP listeners of one daemon.
 
     ``listen``: the addresses to bind. ``tls``: the server context (HTTPS on every listener),
-    or ``None`` for plain HTTP. ``insecure``: allow plain HTTP beyond loopback (a warning is
-    logged at start and shown in the spec document). ``advertise``: ``HOST:PORT`` (or ``HOST``,
-    keeping the bound port) written to the ``.listen`` file instead of the bound address.
-    Raises :class:`~instance_rpc.listeners.InsecureListener` (plain TCP beyond loopback) or
-    ValueError (a bad ``advertise``) when made.
+    a :class:`~instance_rpc.tls.ServerTLS` (the same, and :meth:`reload` reads its files
+    again), or ``None`` for plain HTTP. ``insecure`` (``--insecure-listen``): allow listeners
+    that admit callers the daemon's Unix socket would refuse: plain HTTP beyond loopback,
+    plain HTTP on loopback for every local user, HTTPS without client certificates (each
+    logs a warning at start and is listed in the spec document's ``Warnings``).
+    ``advertise``: ``HOST:PORT`` (or ``HOST``, keeping the bound port) written to the
+    ``.listen`` file instead of the bound address. ``allow_hosts`` (``--allow-host``): more
+    ``Host`` names plain-HTTP listeners answer (see :mod:`instance_rpc.caller_policy`).
+    Raises :class:`~instance_rpc.listeners.InsecureListener` (a listener that needs
+    ``insecure``) or ValueError (a bad ``advertise``) when made.
     """
 
     def __init__(
         self,
         listen: Sequence[ListenAddress],
         *,
-        tls: ssl.SSLContext | None = None,
+        tls: ssl.SSLContext | ServerTLS | None = None,
         insecure: bool = False,
         advertise: str | None = None,
+        allow_hosts: Sequence[str] = (),
     ) -> None:
         self.addresses = list(listen)
-        self.tls = tls
+        self._server_tls = tls if isinstance(tls, ServerTLS) else None
+        self.tls = tls.context if isinstance(tls, ServerTLS) else tls
+        self.insecure = insecure
         self.advertise = advertise
-        self.warnings = [
-            warning
-            for address in self.addresses
-            if (warning := check_plain_tcp(address, secure=tls is not None, insecure=insecure))
-        ]
+        self.allow_hosts = tuple(allow_hosts)
+        self.warnings = [warning for address in self.addresses if (warning := self._check(address))]
         if advertise is not None:
             self._advertised(ListenAddress("h", 1))  # refuse a bad one before anything starts
         self.bound: list[ListenAddress] = []
         self.advertised_url: str | None = None
         self._listen_file: ListenFile | None = None
+        self._sites: list[GuardedSite] = []
+
+    def _check(self, address: ListenAddress) -> str | None:
+        if self.tls is None:
+            return check_plain_tcp(address, secure=False, insecure=self.insecure)
+        return check_tls_clients(
+            address,
+            client_certificates=self.tls.verify_mode == ssl.CERT_REQUIRED,
+            insecure=self.insecure,
+        )
+
+    def _policy(self, bound: ListenAddress) -> ListenerPolicy:
+        if self.secure:
+            return ListenerPolicy(url=bound.url(True), plain=False)
+        return plain_http_policy(
+            bound,
+            insecure=self.insecure,
+            advertised=self._advertised(bound),
+            allow_hosts=self.allow_hosts,
+        )
+
+    def reload(self) -> bool:
+        """Read the TLS certificate, key and client CA again (SIGHUP) and serve new
+        connections with them; connections already open keep theirs. True when reloaded; a
+        file that cannot be loaded logs a WARNING naming it and why, and the listeners keep the
+        certificate they had (False). Without TLS files there is nothing to reload (False)."""
+        if self._server_tls is None:
+            logger.info("reload: no TLS certificate to reload")
+            return False
+        try:
+            context = self._server_tls.reload()
+        except TLSConfigError as exc:
+            logger.warning("reload: keeping the current TLS certificate: %s", exc)
+            return False
+        self.tls = context
+        for site in self._sites:
+            site.tls = context
+        logger.info("reload: TLS certificate reloaded from %s", self._server_tls.cert)
+        return True
 
     @property
     def secure(self) -> bool:
@@ -113,7 +160,7 @@ class RemoteAccess:
                     runner,
                     sock,
                     pool=pool,
-                    protocol=protocol,
+                    protocol=checked_protocol(protocol, self._policy(bound)),
                     tls=self.tls,
                     name=bound.url(self.secure),
                 )
@@ -122,6 +169,7 @@ class RemoteAccess:
                 sock.close()
                 raise
             self.bound.append(bound)
+            self._sites.append(site)
         for warning in self.warnings:
             logger.warning("%s", warning)
         if not self.bound:

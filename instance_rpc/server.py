@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 from pathlib import Path
 from types import TracebackType
 
@@ -32,6 +31,7 @@ from .unix_socket import (
     make_parents,
     probe_socket,
     remove_directories,
+    set_socket_owner_and_mode,
 )
 
 __all__ = [
@@ -122,11 +122,9 @@ class PluginServer:
             status = self.socket_path.stat()
             self._identity = (status.st_dev, status.st_ino)
             await serving.serve_socket(sock, str(self.socket_path))
-            if self._socket_group is not None:
-                group = self._socket_group
-                numeric = isinstance(group, str) and group.isdigit()
-                shutil.chown(self.socket_path, group=int(group) if numeric else group)
-            os.chmod(self.socket_path, self._socket_mode)
+            set_socket_owner_and_mode(
+                self.socket_path, self._identity, self._socket_group, self._socket_mode
+            )
             await self.remote.start(runner, serving.pool, serving.protocol, self.socket_path)
         except BaseException:
             self.remote.withdraw()
@@ -146,6 +144,11 @@ class PluginServer:
         finally:
             self.remove_socket()
             self._lock.release()
+
+    def reload(self) -> bool:
+        """Reload the TCP listeners' TLS certificate, key and client CA (on SIGHUP); see
+        :meth:`RemoteAccess.reload`. True when reloaded."""
+        return self.remote.reload()
 
     def remove_socket(self) -> None:
         """Unlink the socket only if it is still the one we bound (not a successor's)."""

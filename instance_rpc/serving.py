@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .app import DEFAULT_MAX_BODY, AppHandler, create_request_factory
 from .byte_budget import ByteBudget
+from .caller_policy import ListenerPolicy, checked_protocol
 from .connection_limits import (
     DEFAULT_LIMITS,
     ConnectionLimits,
@@ -122,10 +123,13 @@ class Serving:
         self._protocol = self._protocol_factory(runner)
         return runner
 
-    async def serve_socket(self, sock: socket.socket, name: str) -> None:
+    async def serve_socket(
+        self, sock: socket.socket, name: str, policy: ListenerPolicy | None = None
+    ) -> None:
         """Serve on the listening socket ``sock`` (``name`` for logs), every connection
-        behind the limits."""
-        site = GuardedSite(self.runner, sock, pool=self.pool, protocol=self.protocol, name=name)
+        behind the limits and, for a TCP socket, the listener's ``policy``."""
+        protocol = self.protocol if policy is None else checked_protocol(self.protocol, policy)
+        site = GuardedSite(self.runner, sock, pool=self.pool, protocol=protocol, name=name)
         await site.start()
 
     async def cleanup(self) -> None:

@@ -12,7 +12,13 @@ import ssl
 
 import aiohttp
 
-__all__ = ["TLSConfigError", "client_context", "server_context", "tls_failure_reason"]
+__all__ = [
+    "ServerTLS",
+    "TLSConfigError",
+    "client_context",
+    "server_context",
+    "tls_failure_reason",
+]
 
 StrPath = str | os.PathLike[str]
 
@@ -60,6 +66,29 @@ def server_context(
     return context
 
 
+class ServerTLS:
+    """A listener's TLS context made from files, and made again from them on :meth:`reload`
+    (certificate rotation without a restart).
+
+    ``cert``, ``key``, ``client_ca``: as for :func:`server_context`, which raises
+    :class:`TLSConfigError` when made.
+    """
+
+    def __init__(self, cert: StrPath, key: StrPath, *, client_ca: StrPath | None = None) -> None:
+        self.cert = cert
+        self.key = key
+        self.client_ca = client_ca
+        self.context = server_context(cert, key, client_ca=client_ca)
+        """The context new connections get."""
+
+    def reload(self) -> ssl.SSLContext:
+        """Read the files again into a new context, which becomes :attr:`context` and is
+        returned. Raises :class:`TLSConfigError` naming the file and why (a missing file, a
+        key that is not the certificate's), and then :attr:`context` stays the old one."""
+        self.context = server_context(self.cert, self.key, client_ca=self.client_ca)
+        return self.context
+
+
 def client_context(
     *, ca: StrPath | None = None, cert: StrPath | None = None, key: StrPath | None = None
 ) -> ssl.SSLContext:
@@ -91,6 +120,9 @@ _REASONS = (
     ("HANDSHAKE_FAILURE", "", "handshake failure"),
     ("UNKNOWN_CA", "", "unknown CA: the daemon does not trust the client certificate"),
     ("BAD_CERTIFICATE", "", "the daemon refused the client certificate"),
+    ("PROTOCOL_VERSION", "", "no TLS version in common with the daemon"),
+    ("UNSUPPORTED_PROTOCOL", "", "no TLS version in common with the daemon"),
+    ("NO_PROTOCOLS_AVAILABLE", "", "no TLS version in common with the daemon"),
     ("WRONG_VERSION_NUMBER", "", "not a TLS server (plain HTTP?)"),
     ("RECORD_LAYER_FAILURE", "", "not a TLS server (plain HTTP?)"),
     ("PACKET_LENGTH_TOO_LONG", "", "not a TLS server (plain HTTP?)"),
@@ -101,6 +133,22 @@ _REFUSED = (
     "TLS: the daemon refused the handshake (no client certificate, or one signed by a CA it "
     "does not trust)"
 )
+
+
+_TLS_1_2_ONLY = (
+    "TLS: the daemon ended the handshake, and this client allows only TLS 1.3 or newer: a "
+    "daemon that wants a client certificate (--tls-client-ca) speaks TLS 1.2 only; allow TLS "
+    "1.2 in the client (ssl.SSLContext.minimum_version) and present a certificate signed by "
+    "the daemon's client CA"
+)
+
+
+def _newer_than_tls_1_2(context: ssl.SSLContext | None) -> bool:
+    """Whether ``context`` allows only TLS versions newer than 1.2."""
+    return context is not None and context.minimum_version in (
+        ssl.TLSVersion.TLSv1_3,
+        ssl.TLSVersion.MAXIMUM_SUPPORTED,
+    )
 
 
 def _ssl_error(exc: BaseException | None) -> ssl.SSLError | None:
@@ -119,10 +167,14 @@ def _ssl_error(exc: BaseException | None) -> ssl.SSLError | None:
     return None
 
 
-def tls_failure_reason(exc: BaseException) -> str | None:
+def tls_failure_reason(exc: BaseException, *, context: ssl.SSLContext | None = None) -> str | None:
     """A one-line reason when ``exc`` (an aiohttp or ssl error) is a TLS failure, else ``None``.
 
     Like ``"unknown CA (certificate verify failed: unable to get local issuer certificate)"``.
+    ``context``: the client's own TLS context, which tells a daemon that ended the handshake
+    because of the TLS version (a client allowing only TLS 1.3, and a daemon that wants client
+    certificates and therefore speaks TLS 1.2, see :func:`server_context`) from one that
+    refused the client's certificate: the connection is reset in both cases.
     """
     error = _ssl_error(exc)
     if error is None:
@@ -133,10 +185,12 @@ def tls_failure_reason(exc: BaseException) -> str | None:
             and exc.ssl is not False
             and isinstance(exc.os_error, ConnectionResetError | ConnectionAbortedError)
         ):
-            return _REFUSED
+            return _TLS_1_2_ONLY if _newer_than_tls_1_2(context) else _REFUSED
         return None
     text = str(error.reason or "")
     detail = getattr(error, "verify_message", None) or text.replace("_", " ").lower()
+    if "PROTOCOL" in text and _newer_than_tls_1_2(context):
+        return f"{_TLS_1_2_ONLY} ({detail})"
     for reason_code, marker, words in _REASONS:
         if reason_code in text and marker in (detail or ""):
             return f"TLS: {words} ({detail})" if detail else f"TLS: {words}"

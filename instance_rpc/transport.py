@@ -170,7 +170,7 @@ class Transport:
     def _unavailable(
         self, exc: aiohttp.ClientError, attempt: delivery.Attempt
     ) -> PluginUnavailable:
-        tls_reason = tls_failure_reason(exc)
+        tls_reason = tls_failure_reason(exc, context=self._ssl)
         if tls_reason is not None:
             # The daemon refused the TLS handshake: the request was never processed.
             return PluginUnavailable(self.address, tls_reason, request_sent=False)

@@ -9,6 +9,8 @@ import contextlib
 import errno
 import hashlib
 import logging
+import os
+import shutil
 import socket
 import stat
 import sys
@@ -23,6 +25,7 @@ __all__ = [
     "make_parents",
     "probe_socket",
     "remove_directories",
+    "set_socket_owner_and_mode",
 ]
 
 # The server's logger name, which log configurations filter on, from before the split.
@@ -85,6 +88,28 @@ def remove_directories(directories: list[Path]) -> None:
     for directory in directories:
         with contextlib.suppress(OSError):
             directory.rmdir()
+
+
+def set_socket_owner_and_mode(
+    path: Path, identity: tuple[int, int] | None, group: str | int | None, mode: int
+) -> None:
+    """Give the socket we bound at ``path`` (``identity``: its device and inode) to ``group``
+    (a name or number; ``None``: keep it) and ``mode``, never following a link: whatever else is
+    at ``path`` by now (a link planted in the directory) is refused with ``OSError``, untouched.
+    Raises ``LookupError`` for an unknown group."""
+    fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISSOCK(status.st_mode) or (status.st_dev, status.st_ino) != identity:
+            raise OSError(errno.EEXIST, f"{path} was replaced after it was bound")
+        # The descriptor's /proc link names the inode itself (glibc's fchmodat does the same).
+        through_fd = f"/proc/self/fd/{fd}"
+        if group is not None:
+            numeric = isinstance(group, str) and group.isdigit()
+            shutil.chown(through_fd, group=int(group) if numeric else group)
+        os.chmod(through_fd, mode)
+    finally:
+        os.close(fd)
 
 
 class PathLock:

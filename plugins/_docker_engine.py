@@ -173,3 +173,17 @@ class Engine:
             await found.connect({"Container": container_id})
 
         await self._call(f"connect container {container_id[:12]} to network {network}", connect)
+
+    async def image_labels(self, image_id: str) -> dict[str, str] | None:
+        """The labels of image ``image_id`` (``Config.Labels``); None if the engine has no such
+        image (removed with ``rmi --force`` while containers use it)."""
+        try:
+            shown = await self._call(
+                f"inspect image {image_id[:19]}", lambda d: d.images.inspect(image_id)
+            )
+        except EngineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        labels: dict[str, str] = (shown.get("Config") or {}).get("Labels") or {}
+        return labels

@@ -7,7 +7,13 @@ Bookkeeping labels (set at creation, never described as tags):
   so two daemons with different names on one engine never see each other's containers;
 - ``instance-rpc.logical-id``: the Spec's LogicalID (the container's name too);
 - ``instance-rpc.spec``: the Spec's fingerprint;
-- ``instance-rpc.properties``: the Properties, as the JSON they were provisioned with.
+- ``instance-rpc.properties``: the Properties, as the JSON they were provisioned with;
+- ``instance-rpc.creation``: a random token of the container's own. A container takes its
+  image's labels, so one made (outside the backend) from an image committed from a container of
+  ours carries all of the above; it also carries that container's token, which is how
+  :func:`inherited` tells it apart (a container the backend makes always gets a new token).
+
+Callers may set none of them: not as tags, not as ``Config.Labels``.
 
 The overlay keeps, per container ID, the labels given by Label since creation, in a JSON
 document in the backend's state directory (written atomically, see ``plugins/_store.py``). A
@@ -28,11 +34,13 @@ from ._store import DocumentStore
 
 __all__ = [
     "BOOKKEEPING",
+    "CREATION",
     "LOGICAL_ID",
     "OWNER",
     "PROPERTIES",
     "SPEC",
     "LabelOverlay",
+    "inherited",
     "refuse_reserved",
     "tags_of",
 ]
@@ -41,14 +49,23 @@ OWNER = "instance-rpc.plugin"
 LOGICAL_ID = "instance-rpc.logical-id"
 SPEC = "instance-rpc.spec"
 PROPERTIES = "instance-rpc.properties"
-BOOKKEEPING = frozenset({OWNER, LOGICAL_ID, SPEC, PROPERTIES})
+CREATION = "instance-rpc.creation"
+BOOKKEEPING = frozenset({OWNER, LOGICAL_ID, SPEC, PROPERTIES, CREATION})
 
 
 def refuse_reserved(keys: Iterable[str], where: str) -> None:
-    """Raise :class:`PluginError` if a caller's tag would overwrite a bookkeeping label."""
+    """Raise :class:`PluginError` if a caller's tag or label would set a bookkeeping label
+    (``where`` names the field, e.g. ``$.Config.Labels``)."""
     taken = sorted(set(keys) & BOOKKEEPING)
     if taken:
-        raise PluginError(f"{where}: tag {taken[0]!r} is reserved for the docker backend")
+        raise PluginError(f"{where}: label {taken[0]!r} is reserved for the docker backend")
+
+
+def inherited(labels: Mapping[str, str], image_labels: Mapping[str, str]) -> bool:
+    """Whether a container's ownership label came from its image (a committed container of
+    ours) rather than from this backend: the image carries an owner, and the container's
+    creation token is the image's (both absent for images of containers made before tokens)."""
+    return OWNER in image_labels and labels.get(CREATION) == image_labels.get(CREATION)
 
 
 def tags_of(labels: Mapping[str, str] | None, overlay: Mapping[str, str] | None) -> dict[str, str]:

@@ -3,16 +3,17 @@ DescribeInstances reports as its Properties."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import msgspec
 
 from instance_rpc.types import Spec
 
-from ._docker_labels import LOGICAL_ID, OWNER, PROPERTIES, SPEC
+from ._docker_labels import CREATION, LOGICAL_ID, OWNER, PROPERTIES, SPEC
 from ._docker_properties import DockerProperties
 
-__all__ = ["VOLUME_MOUNT_ROOT", "Network", "container_body", "describe_view"]
+__all__ = ["VOLUME_MOUNT_ROOT", "Network", "container_body", "describe_view", "volume_bind"]
 
 VOLUME_MOUNT_ROOT = "/mnt"
 """Where a ``volume`` attachment given by name alone is mounted: ``/mnt/<name>``."""
@@ -26,7 +27,7 @@ class Network(msgspec.Struct, frozen=True):
     internal: bool = False
 
 
-def _volume_bind(attachment_id: str) -> str:
+def volume_bind(attachment_id: str) -> str:
     """``NAME`` mounts at ``/mnt/NAME``; ``NAME:/path[:ro]`` is taken as a bind as it is."""
     if ":" in attachment_id:
         return attachment_id
@@ -42,6 +43,7 @@ def container_body(
     body: dict[str, Any] = dict(plain["Config"])
     labels: dict[str, str] = {**(typed.Config.Labels or {}), **(typed.Tags or {}), **spec.tags}
     labels[OWNER] = owner
+    labels[CREATION] = secrets.token_hex(16)
     labels[SPEC] = spec.fingerprint()
     raw = spec.properties if isinstance(spec.properties, msgspec.Raw) else None
     labels[PROPERTIES] = (bytes(raw) if raw is not None else msgspec.json.encode(plain)).decode()
@@ -56,7 +58,7 @@ def container_body(
     binds = list(host.get("Binds") or [])
     for attachment in spec.attachments:
         if attachment.type == "volume":
-            binds.append(_volume_bind(attachment.id))
+            binds.append(volume_bind(attachment.id))
         elif attachment.type == "network":
             networks.append(Network(attachment.id))
     if binds:

@@ -9,8 +9,12 @@
   so the engine itself refuses a second container of one LogicalID (a Provision that meets a
   live container of ours by that name returns its ID; one being destroyed is waited for, then
   replaced).
+- Policy: what lets a container reach the host is refused unless allowed (``docker_allow``,
+  ``serve --docker-allow``), images only from ``docker_registry`` when given; see
+  ``plugins/_docker_policy.py``.
 - Labels: the Spec's and Properties' tags, plus bookkeeping labels (``plugins/_docker_labels.py``);
-  every call sees only containers labelled with this plugin's name, filtered by the engine.
+  every call sees only containers labelled with this plugin's name, filtered by the engine, and
+  not those that inherited the label from their image (``plugins/_docker_ownership.py``).
 - Label keeps an overlay in ``dir`` (labels of a container cannot change after creation).
 - Destroy: stop (SIGTERM, SIGKILL after ``StopTimeout`` seconds), then remove with anonymous
   volumes. Engine errors reach callers as one line (``PluginError``, JSON-RPC -32000).
@@ -23,7 +27,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +37,8 @@ from instance_rpc.types import Context, Description, Properties, Spec, VendorInf
 
 from ._docker_engine import Engine, EngineError, docker_host
 from ._docker_labels import LOGICAL_ID, OWNER, LabelOverlay, refuse_reserved, tags_of
+from ._docker_ownership import Ownership
+from ._docker_policy import DockerPolicy
 from ._docker_properties import EXAMPLE_PROPERTIES, DockerProperties, parse_properties
 from ._docker_spec import container_body, describe_view
 from ._store import default_state_dir
@@ -64,9 +70,14 @@ class DockerPlugin:
         dir: str | os.PathLike[str] | None = None,
         name: str = "docker",
         docker_host: str | None = None,
+        docker_allow: Iterable[str] = (),
+        docker_registry: Iterable[str] = (),
     ) -> None:
         self.owner = name
+        self.policy = DockerPolicy(docker_allow, docker_registry)
         self._engine = Engine(_resolve_host(docker_host))
+        self._ownership = Ownership(self._engine, name)
+        logger.info("%s", self.policy.describe())
         self._overlay = LabelOverlay(default_state_dir(name) if dir is None else dir)
         self._dying: dict[str, asyncio.Event] = {}
         self._provisioning: dict[str, asyncio.Lock] = {}
@@ -90,13 +101,16 @@ class DockerPlugin:
         return VendorInfo(name="instance-rpc-docker", version="0.1.0")
 
     async def validate(self, properties: Properties) -> None:
-        typed, _ = parse_properties(properties)
+        typed, plain = parse_properties(properties)
         refuse_reserved((typed.Tags or {}).keys(), "Properties.Tags")
+        self.policy.check_properties(plain)
 
     async def provision(self, spec: Spec) -> str:
         typed, plain = parse_properties(spec.properties)
         refuse_reserved((typed.Tags or {}).keys(), "Properties.Tags")
         refuse_reserved(spec.tags.keys(), "Spec.Tags")
+        self.policy.check_properties(plain)
+        self.policy.check_spec(spec)
         body, networks = container_body(spec, typed, plain, self.owner)
         await self._engine.ensure_image(typed.Config.Image, typed.Pull)
         for network in networks:
@@ -131,7 +145,7 @@ class DockerPlugin:
                 if exc.status == 404:
                     continue  # removed since the conflict: create again
                 raise
-            if _labels(shown).get(OWNER) != self.owner:
+            if not await self._ownership.owns(_labels(shown), shown.get("Image")):
                 raise PluginError(f"{conflict.message} (the container is not this plugin's)")
             container_id = str(shown["Id"])
             state = (shown.get("State") or {}).get("Status")
@@ -182,7 +196,9 @@ class DockerPlugin:
             if exc.status == 404:
                 raise InstanceNotFound(instance) from None
             raise
-        if _labels(shown).get(OWNER) != self.owner or shown.get("Id") != instance:
+        if shown.get("Id") != instance:
+            raise InstanceNotFound(instance)
+        if not await self._ownership.owns(_labels(shown), shown.get("Image")):
             raise InstanceNotFound(instance)
         return shown
 
@@ -228,6 +244,7 @@ class DockerPlugin:
         engine_side = {k: v for k, v in wanted.items() if k not in overlaid}
         overlays_before = self._overlay.container_ids()
         listed = await self._engine.list({**engine_side, OWNER: self.owner})
+        listed = await self._ownership.keep_ours(listed)
         if not wanted:  # every container of ours is listed: drop the overlays of the gone ones
             await self._overlay.forget_all(overlays_before - {str(c["Id"]) for c in listed})
         found: list[Description] = []

@@ -76,6 +76,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_NEW_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+"""An instance's output file is always a new one (the only name in it is the instance's ID)."""
+
 CGROUPS_VARIABLE = "INSTANCE_RPC_PROCESS_CGROUPS"
 """Set to ``0`` in the daemon's environment to never use cgroups (sessions and markers only)."""
 
@@ -178,9 +181,14 @@ class ProcessPlugin:
         if self._cgroup_parent is not None:
             cgroup = _cgroup.make_instance_cgroup(self._cgroup_parent, instance_id)
         command = ["/bin/sh", "-c", init] if cgroup is None else _cgroup.enter_command(cgroup, init)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
         log_path = self._log_path(instance_id)
-        log_fd = os.open(log_path, flags, 0o600)
+        try:
+            log_fd = os.open(log_path, _NEW_LOG_FLAGS, 0o600)
+        except FileExistsError:
+            # An earlier instance's log, left by a crash, or an entry planted there: unlinked
+            # (a link itself, never its target), never opened.
+            log_path.unlink()
+            log_fd = os.open(log_path, _NEW_LOG_FLAGS, 0o600)
         try:
             popen = subprocess.Popen(
                 command,

@@ -1,24 +1,67 @@
 """``serve``'s backends: loading each by name with the options it takes, its state directory
-(``--dir``), and closing what was loaded when start-up fails.
+(``--dir``), the docker backend's policy options, and closing what was loaded when start-up
+fails.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import click
 
 from ..backends import UnknownBackend, backend_factory
 from ..errors import InstanceRPCError
 from ..spi import Plugin
 from ._app import fail
 
-__all__ = ["StartupFailed", "close_backends", "failure_reason", "load_backends", "state_options"]
+__all__ = [
+    "StartupFailed",
+    "close_backends",
+    "docker_policy_options",
+    "failure_reason",
+    "load_backends",
+    "offered_options",
+    "state_options",
+]
 
 # The serve command's logger name, from before the split.
 logger = logging.getLogger("instance_rpc.cli.serve")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def docker_policy_options(command: _F) -> _F:
+    """Add ``--docker-allow`` and ``--docker-registry`` (the docker backend's policy)."""
+    allow = click.option(
+        "--docker-allow",
+        "docker_allow",
+        multiple=True,
+        metavar="CATEGORY[=VALUE]",
+        help="Let docker backend callers ask for what reaches the host, refused by default: "
+        "privileged, host-namespaces, capabilities, security-options, devices, "
+        "host-binds=PREFIX, volumes-from, sysctls, runtime, cgroup-parent (repeatable; "
+        "README: The docker policy).",
+    )
+    registry = click.option(
+        "--docker-registry",
+        "docker_registry",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        help="Docker images only from this registry (repeatable); an image naming another "
+        "is refused. Default: any registry.",
+    )
+    return allow(registry(command))
+
+
+def offered_options(**options: Any) -> dict[str, Any]:
+    """The backend options ``serve`` was given (None or empty: not given), for
+    :func:`load_backends`."""
+    return {name: value for name, value in options.items() if value}
 
 
 class StartupFailed(Exception):

@@ -10,7 +10,7 @@ import click
 from ..connection_limits import DEFAULT_LIMITS, ConnectionLimits
 from ..listeners import InsecureListener, ListenAddress
 from ..remote_access import RemoteAccess
-from ..tls import TLSConfigError, server_context
+from ..tls import ServerTLS, TLSConfigError
 from ._app import fail
 
 __all__ = ["connection_limits", "network_options", "remote_access"]
@@ -113,7 +113,10 @@ def network_options(command: _F) -> _F:
             multiple=True,
             metavar="tcp://HOST:PORT",
             help="Also listen on TCP (repeatable; port 0 picks a free one). HTTPS with "
-            "--tls-cert/--tls-key; plain HTTP only on loopback unless --insecure-listen.",
+            "--tls-cert/--tls-key, which needs --tls-client-ca unless --insecure-listen. Plain "
+            "HTTP only on loopback unless --insecure-listen, and there only for the daemon's "
+            "own user and root, as its Unix socket (a root daemon called by a non-root InfraKit "
+            "manager over loopback TCP needs --insecure-listen, or run both as one user).",
         ),
         click.option("--tls-cert", metavar="FILE", help="Certificate of the TCP listeners (PEM)."),
         click.option("--tls-key", metavar="FILE", help="Private key of --tls-cert (PEM)."),
@@ -125,8 +128,21 @@ def network_options(command: _F) -> _F:
         click.option(
             "--insecure-listen",
             is_flag=True,
-            help="Allow plain TCP beyond loopback: anyone who reaches the port can create and "
-            "destroy instances.",
+            help="Allow listeners that admit callers the Unix socket refuses (each logs a "
+            "WARNING and is listed under Warnings in /info/api.json): plain TCP beyond loopback "
+            "(anyone who reaches the port can create and destroy instances) or on loopback for "
+            "every local user (any of them can); TLS without --tls-client-ca (anyone who "
+            "reaches the port can). Socket-activated TCP sockets too.",
+        ),
+        click.option(
+            "--allow-host",
+            "allow_hosts",
+            multiple=True,
+            metavar="NAME",
+            help="Another Host name plain-HTTP listeners answer (repeatable; NAME or NAME:PORT). "
+            "They answer their bound address, localhost, 127.0.0.1 and [::1] with their port, "
+            "and the --advertise address; requests with any other Host, or an Origin header "
+            "(a web page's), are refused.",
         ),
         click.option(
             "--advertise",
@@ -169,12 +185,13 @@ def remote_access(options: Mapping[str, Any]) -> RemoteAccess:
     if cert is None and any(text.startswith("https://") for text in listen):
         fail("--listen https://... needs --tls-cert and --tls-key")
     try:
-        tls = None if cert is None else server_context(cert, key, client_ca=client_ca)
+        tls = None if cert is None else ServerTLS(cert, key, client_ca=client_ca)
         return RemoteAccess(
             addresses,
             tls=tls,
             insecure=options["insecure_listen"],
             advertise=options["advertise"],
+            allow_hosts=options["allow_hosts"],
         )
     except (TLSConfigError, InsecureListener, ValueError) as exc:
         fail(str(exc))

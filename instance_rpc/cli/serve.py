@@ -27,11 +27,14 @@ from ._app import LOG_LEVELS, fail, main
 from ._backend_options import (
     StartupFailed,
     close_backends,
+    docker_policy_options,
     failure_reason,
     load_backends,
+    offered_options,
     state_options,
 )
 from ._network_options import connection_limits, network_options, remote_access
+from ._signals import install_signal_handlers, signal_name
 
 __all__ = ["DEFAULT_PLUGIN", "serve", "state_options"]
 
@@ -101,6 +104,7 @@ def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Pat
     help="Docker engine of the docker backend. Default: $DOCKER_HOST, "
     "else unix:///var/run/docker.sock.",
 )
+@docker_policy_options
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @network_options
 @click.option(
@@ -126,12 +130,15 @@ def serve(
     grace: float,
     max_body: int,
     docker_host: str | None,
+    docker_allow: tuple[str, ...],
+    docker_registry: tuple[str, ...],
     log_level: str,
     log_format: str,
     metrics: bool,
     **network: Any,
 ) -> None:
-    """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket.
+    """Run a plugin daemon until SIGINT or SIGTERM, then remove its socket. SIGHUP reloads
+    the TLS certificate, key and client CA (a pair that does not load keeps the old one).
 
     \b
     Examples:
@@ -164,7 +171,9 @@ def serve(
     backends: dict[str, Plugin] = {}
     server: PluginServer | ActivatedServer | None = None
     try:
-        offered = {} if docker_host is None else {"docker_host": docker_host}
+        offered = offered_options(
+            docker_host=docker_host, docker_allow=docker_allow, docker_registry=docker_registry
+        )
         backends = load_backends(names, dirs, socket_path.name, offered)
         service = InstanceService(backends)
         if inherited:
@@ -175,6 +184,8 @@ def serve(
                 shutdown_timeout=grace,
                 limits=limits,
                 metrics=metrics,
+                insecure=network["insecure_listen"],
+                allow_hosts=network["allow_hosts"],
             )
         else:
             server = PluginServer(
@@ -260,10 +271,15 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
             server.remove_socket()
             flush_logs()
             os._exit(128 + signum)
+        logger.info("received %s: stopping", signal_name(signum))
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
+    def on_reload() -> None:
+        logger.info("received SIGHUP: reload")
+        server.reload()
+
+    install_signal_handlers(loop, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, on_reload)
     try:
         await server.start()
         collector.settle_daemon()

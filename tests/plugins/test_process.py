@@ -304,3 +304,28 @@ async def test_a_process_that_cannot_start_leaves_nothing_behind(
         await plugin.provision(Spec(init="true"))
     assert await plugin.describe_instances({}) == []
     assert [p.name for p in plugin.directory.iterdir()] == [".lock"]
+
+
+@pytest.mark.parametrize("planted", ["symlink", "hardlink"])
+async def test_an_entry_planted_at_an_instance_log_is_never_written_through(
+    plugin: ProcessPlugin,
+    state: Path,
+    tmp_path: Path,
+    planted: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    known = f"proc-planted-{os.getpid()}"  # cgroups are named after IDs, machine-wide
+    log = state / f"{known}.log"
+    # IDs are random; this one is known beforehand, as an ID chosen by someone else would be.
+    monkeypatch.setattr(plugin._inventory, "_new_id", lambda prefix: known)
+    if planted == "symlink":
+        log.symlink_to(victim)
+    else:
+        os.link(victim, log)
+    instance_id = await plugin.provision(Spec(init="echo out"))
+    assert instance_id == known
+    await _wait_state(plugin, instance_id, "exited")
+    assert victim.read_text() == "keep me"
+    assert log.read_text() == "out\n"

@@ -56,11 +56,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 def https_daemon_options(socket_path: Path, certs: Certs) -> list[str]:
     """``serve`` options for a memory daemon on ``socket_path`` that also listens on
     ``https://127.0.0.1:PORT`` (a free port, see :func:`advertised_url`) with the test CA's
-    server certificate."""
+    server certificate, asking clients for none (``--insecure-listen``)."""
     return [
         "--socket", str(socket_path), "--plugin", "memory",
         "--listen", "tcp://127.0.0.1:0",
         "--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key),
+        "--insecure-listen",
     ]  # fmt: skip
 
 

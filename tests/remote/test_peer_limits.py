@@ -20,7 +20,8 @@ from tests.remote.conftest import Certs, https_daemon_options, open_files
 from tests.remote.test_hostile_peers import closed_by_peer, tcp_port, wait_until
 
 SLOW_HEAD = (
-    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 100\r\n\r\n{"
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -90,9 +91,26 @@ async def test_a_name_the_certificate_does_not_carry_is_a_name_mismatch(
     elsewhere.private_key_pem.write_to_path(str(tmp_path / "s.key"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     tls = server_context(tmp_path / "s.pem", tmp_path / "s.key")
-    remote = RemoteAccess([ListenAddress.parse("tcp://127.0.0.1:0")], tls=tls)
+    remote = RemoteAccess([ListenAddress.parse("tcp://127.0.0.1:0")], tls=tls, insecure=True)
     async with running_server(MemoryPlugin(), sock_dir / "p.sock", remote=remote):
         context = client_context(ca=tmp_path / "ca.pem")
         with pytest.raises(PluginUnavailable, match="name mismatch"):
             async with PluginClient(remote.urls()[0], ssl=context, retries=0) as client:
                 await client.describe_instances(None)
+
+
+async def test_a_tls_1_3_only_client_is_told_the_version_and_that_a_certificate_is_wanted(
+    mutual: tuple[str, MemoryPlugin], certs: Certs
+) -> None:
+    url, memory = mutual
+    context = client_context(ca=certs.ca, cert=certs.client_cert, key=certs.client_key)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    with pytest.raises(PluginUnavailable) as caught:
+        async with PluginClient(url, ssl=context, retries=0) as client:
+            await client.provision(Spec(tags={"t": "1"}))
+    message = str(caught.value)
+    assert "only TLS 1.3" in message
+    assert "speaks TLS 1.2" in message
+    assert "wants a client certificate" in message
+    assert "refused" not in message  # its certificate was never looked at
+    assert await memory.describe_instances(None) == []

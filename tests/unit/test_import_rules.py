@@ -22,12 +22,15 @@ SERVER_SIDE = {
     "body_reading",
     "byte_budget",
     "connection_guard",
+    "caller_policy",
     "connection_limits",
     "envelope",
     "http_errors",
     "listeners",
     "metrics",
+    "peer_uid",
     "protocol",
+    "rate_limited_log",
     "remote_access",
     "server",
     "service",
@@ -40,6 +43,7 @@ SERVER_SIDE = {
 CLIENT_SIDE = {"client", "delivery", "endpoints", "responses", "sync_client", "transport"}
 HTTP_SERVING = {"activation", "app", "http_errors", "listeners", "remote_access", "server"}
 HTTP_SERVING |= {"unix_socket", "systemd", "serving", "streamed_response", "body_reading"}
+HTTP_SERVING |= {"caller_policy"}
 
 
 def _module_name(path: Path, root: Path, package: str) -> str:

@@ -22,6 +22,7 @@ from instance_rpc.log_output import (
     TEXT_FORMAT,
     BufferedStreamHandler,
     TextFormatter,
+    escape_controls,
 )
 from instance_rpc.logs import RedactingFilter, redact
 
@@ -58,10 +59,14 @@ def _copy(record: logging.LogRecord) -> logging.LogRecord:
 
 
 def test_text_formatter_writes_what_logging_formatter_writes() -> None:
+    """The same text, but for the control characters of the message, escaped."""
     ours, theirs = TextFormatter(), logging.Formatter(TEXT_FORMAT)
     compared = 0
     for record in _records():
-        assert ours.format(_copy(record)) == theirs.format(_copy(record))
+        escaped = _copy(record)
+        escaped.msg = escape_controls(escaped.getMessage())
+        escaped.args = ()
+        assert ours.format(_copy(record)) == theirs.format(escaped)
         compared += 1
     assert compared == 33
 

@@ -43,8 +43,13 @@ def test_the_filter_redacts_formatted_messages_and_tracebacks() -> None:
 
 
 _SECRET_WORDS = ("password", "token", "secret", "key", "auth", "Credential")
+# A head's quotes and brackets are inside whole JSON strings (log_format._shown).
 _PIECES = st.sampled_from(
-    [*_SECRET_WORDS, "=", ":", '"', "'", " ", ",", "x", "1", "-", "\\", "{", "}", "(", "."]
+    [
+        *_SECRET_WORDS,
+        *("=", ":", '"x"', '"token"', '"a\\"b"', '"{\\"key\\": 1}"', "'x'", '"{x"'),
+        *(" ", ",", "x", "1", "-", "(", ".", "Bearer"),
+    ]
 )
 
 

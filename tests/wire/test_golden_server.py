@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from instance_rpc.listeners import ListenAddress
+from instance_rpc.remote_access import RemoteAccess
 from instance_rpc.testing import running_server
 from instance_rpc_plugins.memory import MemoryPlugin
 from tests.http import post
@@ -55,3 +59,37 @@ async def test_spec_endpoint_has_the_go_shape(version: str, sock_dir: Path) -> N
     ):
         assert shape(our_method) == shape(go_method)
     assert go_info["Implements"][0] in ours["Implements"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_recorded_requests_with_go_headers_over_plain_tcp(
+    version: str, sock_dir: Path
+) -> None:
+    """Go's net/http, as InfraKit's client uses it on a tcp:// plugin: the recorded headers,
+    ``Host`` being the address it dialled (the listener's rules let it through)."""
+    recorded = [e for e in exchanges(version) if e.request is not None]
+    remote = RemoteAccess([ListenAddress.parse("tcp://127.0.0.1:0")])
+    async with running_server(MemoryPlugin(), sock_dir / "golden", remote=remote):
+        port = remote.bound[0].port
+        for exchange in recorded:
+            assert exchange.request is not None
+            head = (
+                f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "User-Agent: Go-http-client/1.1\r\n"
+                f"Content-Length: {len(exchange.request)}\r\n"
+                "Content-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n"
+            )
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head.encode() + exchange.request)
+            await writer.drain()
+            status_line = await reader.readline()
+            headers = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"Content-Length: (\d+)", headers)
+            assert length is not None, headers
+            answer = await reader.readexactly(int(length.group(1)))
+            writer.close()
+            await writer.wait_closed()
+            assert status_line.split()[1] == b"200", (exchange.label, answer)
+            assert literal(answer) == literal(exchange.response), (
+                f"{version} {exchange.number} {exchange.label}"
+            )
