@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: venv install run test lint typecheck check bench clean
+.PHONY: venv install run test lint typecheck check bench bench-hostile clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -33,6 +33,10 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
+	$(BIN)/python -m benchmarks.hostile
+
+bench-hostile: $(STAMP)
+	$(BIN)/python -m benchmarks.hostile
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

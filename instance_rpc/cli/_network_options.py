@@ -19,6 +19,91 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _SECONDS = click.FloatRange(min=0, min_open=True)
 
 
+_COUNT = click.IntRange(min=1)
+_LIMITS: tuple[tuple[str, click.ParamType[Any], str, str | None], ...] = (
+    (
+        "--header-timeout",
+        _SECONDS,
+        "Seconds a connection gets to send a request's headers (after the TLS handshake, on TLS).",
+        None,
+    ),
+    (
+        "--tls-handshake-timeout",
+        _SECONDS,
+        "Seconds a TLS connection gets to start and finish its handshake.",
+        None,
+    ),
+    (
+        "--body-timeout",
+        _SECONDS,
+        "Seconds a request gets to send its whole body, whatever its rate.",
+        None,
+    ),
+    (
+        "--min-transfer-rate",
+        _COUNT,
+        "After --transfer-grace, a body must arrive, and an answer be read, at this rate (a "
+        "second more per this many bytes); a slower peer is cut off.",
+        "BYTES_PER_S",
+    ),
+    (
+        "--transfer-grace",
+        _SECONDS,
+        "Seconds a body or answer gets before --min-transfer-rate applies.",
+        None,
+    ),
+    ("--idle-timeout", _SECONDS, "Seconds a kept-alive connection may stay idle.", None),
+    (
+        "--max-connections",
+        _COUNT,
+        "Connections at once, every listener counted (Unix socket, TCP, passed sockets). TCP "
+        "peers together hold at most nine tenths of them: the rest is kept for the Unix socket. "
+        "Beyond a limit the least recently active connection without a call running is closed, "
+        "or the new one when every one has a call.",
+        None,
+    ),
+    (
+        "--max-connections-per-peer",
+        _COUNT,
+        "TCP connections at once from one source address (raise it for a manager that makes "
+        "more calls at once).",
+        None,
+    ),
+    (
+        "--max-tls-handshakes",
+        _COUNT,
+        "TLS handshakes in progress at once; beyond it the oldest is closed.",
+        None,
+    ),
+    (
+        "--max-buffered-bytes",
+        click.IntRange(min=1024 * 1024),
+        "Request bodies and unsent answers the daemon holds at once, all callers together; "
+        "beyond it bodies wait unread (503 after --body-timeout) and answers are made as they "
+        "are read. At least --max-body.",
+        "BYTES",
+    ),
+)
+"""The connection limits' options: flag (its ConnectionLimits field's name), type, help, metavar."""
+
+
+def _field(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_")
+
+
+def _limit_option(
+    flag: str, kind: click.ParamType[Any], text: str, metavar: str | None
+) -> Callable[[_F], _F]:
+    return click.option(
+        flag,
+        type=kind,
+        default=getattr(DEFAULT_LIMITS, _field(flag)),
+        show_default=True,
+        metavar=metavar,
+        help=text,
+    )
+
+
 def network_options(command: _F) -> _F:
     """Add ``--listen``, the TLS options and the connection limits to ``serve``."""
     options = [
@@ -65,56 +150,22 @@ def network_options(command: _F) -> _F:
             help="Address written to NAME.listen for others to use (behind NAT); default: the "
             "first --listen address as bound.",
         ),
-        click.option(
-            "--header-timeout",
-            type=_SECONDS,
-            default=DEFAULT_LIMITS.header_timeout,
-            show_default=True,
-            help="Seconds a connection gets to send a request's headers (TLS handshake included).",
-        ),
-        click.option(
-            "--body-timeout",
-            type=_SECONDS,
-            default=DEFAULT_LIMITS.body_timeout,
-            show_default=True,
-            help="Seconds a request gets to send its body.",
-        ),
-        click.option(
-            "--idle-timeout",
-            type=_SECONDS,
-            default=DEFAULT_LIMITS.idle_timeout,
-            show_default=True,
-            help="Seconds a kept-alive connection may stay idle.",
-        ),
-        click.option(
-            "--max-connections",
-            type=click.IntRange(min=1),
-            default=DEFAULT_LIMITS.max_connections,
-            show_default=True,
-            help="Connections at once, all listeners together; beyond it the longest-idle one "
-            "is closed, or the new one when all are busy.",
-        ),
-        click.option(
-            "--max-tls-handshakes",
-            type=click.IntRange(min=1),
-            default=DEFAULT_LIMITS.max_tls_handshakes,
-            show_default=True,
-            help="TLS handshakes in progress at once; further connections are closed.",
-        ),
+        *(_limit_option(*limit) for limit in _LIMITS),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def connection_limits(options: Mapping[str, Any]) -> ConnectionLimits:
-    return ConnectionLimits(
-        header_timeout=options["header_timeout"],
-        body_timeout=options["body_timeout"],
-        idle_timeout=options["idle_timeout"],
-        max_connections=options["max_connections"],
-        max_tls_handshakes=options["max_tls_handshakes"],
-    )
+def connection_limits(options: Mapping[str, Any], max_body: int) -> ConnectionLimits:
+    """The limits the options ask for; ends the command with one line when ``max_body`` (the
+    largest body, in bytes) exceeds the buffered-bytes budget."""
+    if max_body > options["max_buffered_bytes"]:
+        fail(
+            f"--max-body {max_body} exceeds --max-buffered-bytes {options['max_buffered_bytes']}:"
+            " such a body could never be read"
+        )
+    return ConnectionLimits(**{_field(flag): options[_field(flag)] for flag, *_ in _LIMITS})
 
 
 def remote_access(options: Mapping[str, Any]) -> RemoteAccess:

@@ -164,6 +164,7 @@ def serve(
     names = plugin_names or (DEFAULT_PLUGIN,)
     configure_logging(log_level, log_format)
     remote = remote_access(network)
+    limits = connection_limits(network, max_body)
     _make_room_for(network["max_connections"])
     try:
         inherited = systemd.listen_sockets()
@@ -185,7 +186,7 @@ def serve(
                 inherited,
                 max_body=max_body,
                 shutdown_timeout=grace,
-                limits=connection_limits(network),
+                limits=limits,
                 metrics=metrics,
                 insecure=network["insecure_listen"],
                 allow_hosts=network["allow_hosts"],
@@ -199,7 +200,7 @@ def serve(
                 max_body=max_body,
                 shutdown_timeout=grace,
                 remote=remote,
-                limits=connection_limits(network),
+                limits=limits,
                 metrics=metrics,
             )
         eventloop.run(_run(server))

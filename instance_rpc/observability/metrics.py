@@ -77,7 +77,12 @@ REFUSAL_REASONS = frozenset(
         "connection_limit",  # a connection turned away by a listener's cap
         "header_timeout",  # a connection closed: no whole request head in time
         "tls_handshake_limit",  # a connection closed: too many TLS handshakes in progress
-        "tls_handshake_failed",  # a TLS handshake refused (no or untrusted client certificate)
+        "tls_handshake_failed",  # a TLS handshake that did not complete (refused or abandoned)
+        "peer_connection_limit",  # a connection closed: its peer (source address) at its cap
+        "plain_http_on_tls",  # HTTP 400: plain HTTP sent to a TLS listener
+        "buffer_budget",  # HTTP 503: the daemon's buffered-bytes budget stayed full
+        "slow_reader",  # a connection closed: its answer was not read at the minimum rate
+        "peer_disconnected",  # the peer closed its connection before its body was in
         "forbidden_peer",  # HTTP 403: a local user the daemon's Unix socket would refuse
         "forbidden_host",  # HTTP 403: plain HTTP with an Origin, or a Host not the listener's
     }

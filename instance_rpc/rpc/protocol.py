@@ -17,8 +17,12 @@ it, also for notifications, which get no response.
 
 A method may return a :class:`~instance_rpc.rpc.streaming.StreamedResult` (a large answer produced
 in pieces): :meth:`JsonRpcProtocol.respond` hands a single request's back as a
-:class:`~instance_rpc.rpc.streaming.StreamedAnswer` to send as it is produced; batches and
-:meth:`JsonRpcProtocol.handle` join it.
+:class:`~instance_rpc.rpc.streaming.StreamedAnswer` to send as it is produced. A batch's answer is a
+:class:`~instance_rpc.rpc.streaming.StreamedAnswer` too: its requests start at once, except those of
+the methods answered in turn (DescribeInstances), each made when its answer is to be sent, so a
+batch of them never holds more than one of their answers (JSON-RPC 2.0 section 6 lets a server
+answer a batch's requests in any order and process them in any order).
+:meth:`JsonRpcProtocol.handle` joins it.
 
 Every failure becomes a JSON-RPC error object: errors a method raises as :class:`RPCError` with
 their code, anything else as -32000 with its message. Tracebacks go to the log, never onto the wire.
@@ -29,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from jsonrpcserver import Success
@@ -106,7 +110,9 @@ class JsonRpcProtocol:
 
     ``max_batch``: most requests one batch may carry; a larger batch is refused as a whole.
     ``log``: the logger of the per-call line and of method failures (the application's, so that
-    its name stays what operators filter on; default: this module's).
+    its name stays what operators filter on; default: this module's). ``answered_in_turn``:
+    methods whose answers may be large; in a batch each of their calls is made only when the
+    answers before it have been sent, so a batch holds one such answer at a time.
     """
 
     def __init__(
@@ -115,8 +121,10 @@ class JsonRpcProtocol:
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         log: logging.Logger | None = None,
+        answered_in_turn: Collection[str] = (),
     ) -> None:
         self.max_batch = max_batch
+        self._in_turn = frozenset(answered_in_turn)
         self._log = log or logger
         self._methods: dict[str, Callable[[Call], Any]] = {
             name: self._wrap(name, body) for name, body in methods.items()
@@ -137,7 +145,7 @@ class JsonRpcProtocol:
         ``observer`` is told of every call and refusal (the app's metrics).
         """
         answer = await self.respond(body, observer)
-        return answer.join() if isinstance(answer, StreamedAnswer) else answer
+        return await answer.collect() if isinstance(answer, StreamedAnswer) else answer
 
     def respond(
         self, body: bytes, observer: CallObserver | None = None
@@ -161,27 +169,61 @@ class JsonRpcProtocol:
 
     async def _handle_batch(
         self, parsed: list[Raw], observer: CallObserver | None
-    ) -> bytes | StreamedAnswer | None:
-        answers = await asyncio.gather(*(self._handle_raw(item, observer) for item in parsed))
-        present = [
-            answer.join() if isinstance(answer, StreamedAnswer) else answer
-            for answer in answers
-            if answer is not None
-        ]
-        if not present:
+    ) -> StreamedAnswer | None:
+        entries: list[bytes | CheckedRequest | asyncio.Future[bytes | StreamedAnswer | None]] = []
+        answered = False
+        for item in parsed:
+            checked = self._checked(item, observer)
+            if isinstance(checked, bytes):
+                entries.append(checked)
+                answered = True
+                continue
+            answered = answered or checked.request_id is not None
+            if checked.method in self._in_turn:
+                entries.append(checked)
+            else:
+                entries.append(asyncio.ensure_future(self._dispatch(checked, observer)))
+        pieces = self._batch_pieces(entries, observer)
+        if not answered:  # notifications only: run them, answer nothing (section 6)
+            async for _ in pieces:
+                pass
             return None
-        return b"[" + b",".join(present) + b"]"
+        return StreamedAnswer(b"[", pieces, b"]")
 
-    async def _handle_raw(
-        self, item: Raw, observer: CallObserver | None
-    ) -> bytes | StreamedAnswer | None:
+    async def _batch_pieces(
+        self,
+        entries: list[bytes | CheckedRequest | asyncio.Future[bytes | StreamedAnswer | None]],
+        observer: CallObserver | None,
+    ) -> AsyncIterator[bytes]:
+        """Each request's answer in the batch's order, the calls of methods answered in turn
+        made only when their answer is asked for."""
+        separator = b""
+        for entry in entries:
+            if isinstance(entry, bytes):
+                answer: bytes | StreamedAnswer | None = entry
+            elif isinstance(entry, CheckedRequest):
+                answer = await self._dispatch(entry, observer)
+            else:
+                answer = await entry
+            if answer is None:
+                continue
+            if isinstance(answer, StreamedAnswer):
+                parts = answer.parts()
+                yield separator + await anext(parts)
+                async for part in parts:
+                    yield part
+            else:
+                yield separator + answer
+            separator = b","
+
+    def _checked(self, item: Raw, observer: CallObserver | None) -> bytes | CheckedRequest:
+        """A batch's request checked, or the error answer it gets."""
         try:
-            request = decode_request(item)
+            return check_request(decode_request(item))
         except RequestRejected as exc:
             if observer is not None:
                 observer.refused("invalid_request")
-            return error_bytes(exc.code, exc.message)
-        return await self._handle_one(request, observer)
+            return error_bytes(exc.code, exc.message, exc.request_id)
 
     async def _handle_one(
         self, request: dict[str, Raw], observer: CallObserver | None

@@ -95,6 +95,7 @@ class InstanceService:
             },
             max_batch=max_batch,
             log=logger,
+            answered_in_turn=("Instance.DescribeInstances",),  # its answers can be megabytes
         )
         self._info = plugin_info(self._vendor, self.type_names, self._declarations)
 

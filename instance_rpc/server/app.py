@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -24,9 +25,12 @@ from ..observability.logs import redact
 from ..observability.metrics import METRICS_KEY, METRICS_PATH, Metrics
 from ..rpc.service import InstanceService
 from ..rpc.streaming import StreamedAnswer
+from .body_reading import BodyRefused, read_body
+from .byte_budget import ByteBudget
 from .caller_policy import CallerCheck
-from .connection_limits import DEFAULT_LIMITS, ConnectionGuard
-from .streamed_response import send_streamed
+from .connection_limits import DEFAULT_LIMITS, ConnectionGuard, ConnectionLimits
+from .rate_limited_log import RateLimitedLog
+from .streamed_response import SMALL_ANSWER, send_large, send_streamed
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
@@ -89,10 +93,12 @@ class AppHandler:
 
     Serves ``service``; with ``metrics``, its own :class:`Metrics` (:attr:`metrics`) counts every
     call and refusal and is served at ``GET /metrics``. Every answer, refusals included, is a
-    JSON-RPC response body: clients never have to parse an HTML error page. A body not received
-    within ``body_timeout`` seconds gets HTTP 408; one larger than ``max_body`` bytes gets 413
-    (the request's ``client_max_size``, see :func:`create_request_factory`). ``info_warnings``
-    are added to the spec document as ``Warnings`` (Go clients ignore them).
+    JSON-RPC response body: clients never have to parse an HTML error page. Bodies are read as
+    :mod:`instance_rpc.body_reading` says (``limits``: their rate and time; ``max_body``: their
+    size, 413 beyond; ``budget``: the daemon's buffered bytes, which answers count in too, see
+    :mod:`instance_rpc.streamed_response`). ``body_timeout``, when given, replaces the one of
+    ``limits``. A peer gone mid-body is one WARNING line in ``refusal_log`` (rate-limited).
+    ``info_warnings`` are added to the spec document as ``Warnings`` (Go clients ignore them).
     """
 
     def __init__(
@@ -100,13 +106,21 @@ class AppHandler:
         service: InstanceService,
         *,
         max_body: int = DEFAULT_MAX_BODY,
-        body_timeout: float = DEFAULT_LIMITS.body_timeout,
+        body_timeout: float | None = None,
         info_warnings: list[str] | None = None,
         metrics: bool = True,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
+        budget: ByteBudget | None = None,
+        refusal_log: RateLimitedLog | None = None,
     ) -> None:
         self.service = service
         self.max_body = max_body
-        self.body_timeout = body_timeout
+        if body_timeout is not None:
+            limits = replace(limits, body_timeout=body_timeout)
+        self.limits = limits
+        self.body_timeout = limits.body_timeout
+        self.budget = budget if budget is not None else ByteBudget(limits.max_buffered_bytes)
+        self.refusal_log = refusal_log if refusal_log is not None else RateLimitedLog(logger)
         self.metrics = (
             Metrics(
                 methods=service.method_names, types=service.type_names, backends=service.backends
@@ -133,10 +147,10 @@ class AppHandler:
             # deadline must not close the connection while its request runs.
             guard: ConnectionGuard | None = getattr(request.protocol, "guard", None)
             if guard is None:
-                return await self._rpc(request)
+                return await self._rpc(request, None)
             guard.request_started()
             try:
-                return await self._rpc(request)
+                return await self._rpc(request, guard)
             finally:
                 guard.request_finished()
         return self._not_posted(request)
@@ -162,7 +176,9 @@ class AppHandler:
             self.metrics.refused(reason)
         return _error_response(self.service, status, message)
 
-    async def _rpc(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _rpc(
+        self, request: web.BaseRequest, guard: ConnectionGuard | None
+    ) -> web.StreamResponse:
         content_type = request.headers.get(hdrs.CONTENT_TYPE)
         if (
             content_type
@@ -171,42 +187,57 @@ class AppHandler:
         ):
             message = f"unsupported Content-Type {request.content_type!r}; send application/json"
             return self._refuse("unsupported_media_type", 415, message)
-        content = request.content
+        budget = self.budget
+        if guard is not None:
+            guard.reading = True
         try:
-            if content.is_eof():
-                # The whole body came with the head: take it from the buffer at once, as
-                # read() would return it after its chunk-by-chunk loop.
-                body = content.read_nowait()
-                too_large = len(body) > self.max_body
-            else:
-                async with asyncio.timeout(self.body_timeout):
-                    body = await request.read()
-                too_large = False
-        except web.HTTPRequestEntityTooLarge:
-            too_large = True
-        except TimeoutError:
-            message = f"invalid request: body not received within {self.body_timeout:g}s"
-            response = self._refuse("body_timeout", 408, message)
-            response.force_close()
-            return response
-        if too_large:
-            message = f"invalid request: body larger than the limit of {self.max_body} bytes"
-            return self._refuse("body_too_large", 413, message)
-        debug = logger.isEnabledFor(logging.DEBUG)
-        if debug:
-            logger.debug("<- %s", redact(body.decode(errors="replace")))
+            body, counted = await read_body(
+                request, max_body=self.max_body, limits=self.limits, budget=budget
+            )
+        except BodyRefused as refused:
+            return self._body_refused(request, refused)
+        finally:
+            if guard is not None:
+                guard.reading = False
         try:
-            answer = await self.service.respond(body, self.metrics)
-        except Exception:
-            logger.exception("unexpected failure answering a request")
-            answer = self.service.error_body(INTERNAL_ERROR, "internal error")
+            debug = logger.isEnabledFor(logging.DEBUG)
+            if debug:
+                logger.debug("<- %s", redact(body.decode(errors="replace")))
+            try:
+                answer = await self.service.respond(body, self.metrics)
+            except Exception:
+                logger.exception("unexpected failure answering a request")
+                answer = self.service.error_body(INTERNAL_ERROR, "internal error")
+        finally:
+            del body
+            budget.release(counted)
         if answer is None:
             return web.Response(status=204)
         if isinstance(answer, StreamedAnswer):
-            return await send_streamed(request, answer)
+            return await send_streamed(request, answer, budget, self.limits, self._cut_off)
         if debug:
             logger.debug("-> %s", redact(answer.decode(errors="replace")))
-        return _json_response(answer)
+        if len(answer) <= SMALL_ANSWER:
+            return _json_response(answer)
+        return await send_large(request, answer, budget, self.limits, self._cut_off)
+
+    def _cut_off(self, request: web.BaseRequest, reason: str, why: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refused(reason)
+        peer = request.remote or "the Unix socket"
+        self.refusal_log.warning("closed a connection from %s: %s", peer, why)
+
+    def _body_refused(self, request: web.BaseRequest, refused: BodyRefused) -> web.Response:
+        if refused.status == 0:  # the peer is gone: nothing to answer
+            if self.metrics is not None:
+                self.metrics.refused(refused.reason)
+            peer = request.remote or "the Unix socket"
+            self.refusal_log.warning("request from %s: %s", peer, refused.message)
+            response = web.Response(status=400)
+        else:
+            response = self._refuse(refused.reason, refused.status, refused.message)
+        response.force_close()
+        return response
 
 
 def create_request_factory(max_body: int) -> Callable[..., web.BaseRequest]:

@@ -1,32 +1,46 @@
 """Limits that keep stalled or hostile peers from holding a listener's connections forever.
 
-Every connection on every listener (Unix socket or TCP) passes through a :class:`ConnectionGuard`,
-a protocol wrapped around aiohttp's own, counted by one :class:`ConnectionPool` per server:
+Every connection on every listener (Unix socket or TCP) passes through a
+:class:`~instance_rpc.connection_guard.ConnectionGuard`, counted by one :class:`ConnectionPool`
+per server:
 
-- a request's headers must arrive within ``header_timeout`` seconds of the connection opening
-  (TLS handshake included) or of the first byte of a later request (checked by one sweep of the
-  pool a few times per timeout, not by a timer per request: a connection is closed at most a
-  tenth of the timeout, and at most a second, after its deadline);
-- its body within ``body_timeout`` seconds (enforced where the body is read, see ``app.py``);
+- a TLS connection's first byte and handshake must be in within ``tls_handshake_timeout`` seconds
+  of the connection opening; a request's headers within ``header_timeout`` seconds of the
+  connection opening (of the handshake's end on TLS) or of the first byte of a later request
+  (checked by one sweep of the pool a few times per timeout, not by a timer per request: a
+  connection is closed at most a tenth of the timeout, and at most a second, after its deadline);
+- a body, and an answer, must move at ``min_transfer_rate`` bytes per second once
+  ``transfer_grace`` seconds have passed (Apache's ``mod_reqtimeout`` ``MinRate`` rule), and a body
+  be in within ``body_timeout`` seconds whatever its rate (enforced where the body is read and
+  the answer written, see :mod:`instance_rpc.body_reading` and
+  :mod:`instance_rpc.streamed_response`);
 - a kept-alive connection with no request is closed after ``idle_timeout`` seconds
   (aiohttp's keep-alive timer);
-- at most ``max_connections`` at once: a new connection beyond that takes the place of the
-  longest-open one that has no request in progress; when every one is busy it is closed at once;
-- at most ``max_tls_handshakes`` TLS handshakes in progress; further ones are closed at once.
+- at most ``max_connections`` at once over all listeners, of which TCP peers together hold at most
+  :attr:`ConnectionLimits.max_tcp_connections` (the rest is kept for Unix sockets) and one peer (a
+  source address) at most ``max_connections_per_peer``. A connection beyond a cap takes the place
+  of the least recently active connection under that cap that has no call running (idle, waiting
+  for its headers or handshake, or sending its body); when every one has a call running the new
+  one is closed at once;
+- at most ``max_tls_handshakes`` TLS handshakes in progress: a handshake beyond that takes the
+  place of the oldest one. A handshake starts only once the peer's first byte is in, so an idle
+  TCP connection never holds a handshake slot.
+
+Request bodies and answers are held to a budget of ``max_buffered_bytes`` for the whole daemon
+(:mod:`instance_rpc.byte_budget`).
 
 Each connection closed by a limit is reported to the server's refusal hook (see
-:mod:`instance_rpc.http_errors`) with a reason: ``header_timeout``, ``connection_limit`` or
-``tls_handshake_limit``.
+:mod:`instance_rpc.http_errors`) with a reason, and logged as one rate-limited WARNING line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+
+from .rate_limited_log import RateLimitedLog
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -41,73 +55,181 @@ logger = logging.getLogger("instance_rpc.connection_limits")
 RefusalHook = Callable[[str], None]
 """Called with a short reason (``"malformed_http"``, ``"header_timeout"``, ...) per refusal."""
 
+MiB = 1024 * 1024
+
 
 @dataclass(frozen=True, kw_only=True)
 class ConnectionLimits:
-    """Timeouts in seconds, counts in connections."""
+    """Timeouts in seconds, counts in connections, rates in bytes per second, sizes in bytes."""
 
     header_timeout: float = 10.0
     body_timeout: float = 60.0
     idle_timeout: float = 75.0
+    tls_handshake_timeout: float = 5.0
+    transfer_grace: float = 5.0
+    min_transfer_rate: int = 16 * 1024
     max_connections: int = 1000
+    max_connections_per_peer: int = 128
     max_tls_handshakes: int = 64
+    max_buffered_bytes: int = 64 * MiB
 
     def __post_init__(self) -> None:
-        for name in ("header_timeout", "body_timeout", "idle_timeout"):
+        for name in (
+            "header_timeout",
+            "body_timeout",
+            "idle_timeout",
+            "tls_handshake_timeout",
+            "transfer_grace",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        if self.max_connections < 1 or self.max_tls_handshakes < 1:
-            raise ValueError("max_connections and max_tls_handshakes must be at least 1")
+        for name in (
+            "max_connections",
+            "max_connections_per_peer",
+            "max_tls_handshakes",
+            "min_transfer_rate",
+            "max_buffered_bytes",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    @property
+    def unix_reserve(self) -> int:
+        """Connections TCP peers may never take: a tenth of ``max_connections``."""
+        return self.max_connections // 10
+
+    @property
+    def max_tcp_connections(self) -> int:
+        """Most connections TCP peers hold together (at least one)."""
+        return max(1, self.max_connections - self.unix_reserve)
+
+    def transfer_deadline(self, started: float, transferred: int) -> float:
+        """The time (``started``'s clock) by which a transfer that has moved ``transferred``
+        bytes must have moved more: ``transfer_grace`` plus one second per
+        ``min_transfer_rate`` bytes moved."""
+        return started + self.transfer_grace + transferred / self.min_transfer_rate
 
 
 DEFAULT_LIMITS = ConnectionLimits()
 
 
 class ConnectionPool:
-    """The connections of one server, across all its listeners."""
+    """The connections of one server, across all its listeners.
 
-    def __init__(self, limits: ConnectionLimits, on_refusal: RefusalHook | None = None) -> None:
+    ``on_refusal`` is called with the reason of each connection a limit closes; ``log`` writes
+    the one WARNING line each gets (rate-limited).
+    """
+
+    def __init__(
+        self,
+        limits: ConnectionLimits,
+        on_refusal: RefusalHook | None = None,
+        log: RateLimitedLog | None = None,
+    ) -> None:
         self.limits = limits
         self._on_refusal = on_refusal
+        self.log = log if log is not None else RateLimitedLog(logger)
         self._open: dict[ConnectionGuard, None] = {}  # in the order they were opened
-        self.handshakes = 0
+        self._tcp = 0
+        self._per_peer: dict[str, int] = {}
+        self._handshakes: dict[ConnectionGuard, None] = {}  # oldest first
         self._sweep: asyncio.TimerHandle | None = None
-        self.sweep_interval = min(1.0, limits.header_timeout / 10)
-        """Seconds between two checks of the header deadlines."""
+        shortest = min(limits.header_timeout, limits.tls_handshake_timeout)
+        self.sweep_interval = min(1.0, shortest / 10)
+        """Seconds between two checks of the header and handshake deadlines."""
 
     def __len__(self) -> int:
         return len(self._open)
 
-    def refused(self, reason: str) -> None:
+    @property
+    def handshakes(self) -> int:
+        """TLS handshakes in progress."""
+        return len(self._handshakes)
+
+    def refused(self, reason: str, peer: str | None = None, why: str = "") -> None:
+        """Count a connection closed for ``reason``; log one line naming ``peer`` and ``why``."""
         if self._on_refusal is not None:
             self._on_refusal(reason)
+        if why:
+            self.log.warning("closed a connection from %s: %s", peer or "the Unix socket", why)
 
     def admit(self, guard: ConnectionGuard) -> bool:
-        """Count ``guard`` in, making room by closing an idle connection if need be."""
-        if len(self._open) >= self.limits.max_connections:
-            victim = next((g for g in self._open if not g.busy), None)
-            self.refused("connection_limit")
-            if victim is None:
+        """Count ``guard`` in, making room under each cap it falls under by closing the least
+        recently active connection without a call running; False when there is none."""
+        limits = self.limits
+        peer = guard.peer
+        if peer is not None:
+            if self._per_peer.get(peer, 0) >= limits.max_connections_per_peer and not self._evict(
+                guard, "peer_connection_limit", lambda g: g.peer == peer
+            ):
                 return False
-            logger.debug("connection limit reached: closing an idle connection")
-            self.release(victim)
-            victim.abort()
+            if self._tcp >= limits.max_tcp_connections and not self._evict(
+                guard, "connection_limit", lambda g: g.peer is not None
+            ):
+                return False
+        if len(self._open) >= limits.max_connections and not self._evict(
+            guard, "connection_limit", lambda g: True
+        ):
+            return False
         self._open[guard] = None
+        if peer is not None:
+            self._tcp += 1
+            self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
         if self._sweep is None:
             self._schedule_sweep()
         return True
 
+    def _evict(
+        self, newcomer: ConnectionGuard, reason: str, among: Callable[[ConnectionGuard], bool]
+    ) -> bool:
+        candidates = (g for g in self._open if g.evictable and among(g))
+        victim = min(candidates, key=lambda g: g.last_active, default=None)
+        cap = reason.replace("_", " ")
+        if victim is None:
+            self.refused(reason, newcomer.peer, f"{cap} reached, every connection has a call")
+            return False
+        self.refused(reason, victim.peer, f"{cap} reached: closing the least recently active")
+        self.release(victim)
+        victim.abort()
+        return True
+
     def release(self, guard: ConnectionGuard) -> None:
-        self._open.pop(guard, None)
+        if self._open.pop(guard, False) is None:
+            peer = guard.peer
+            if peer is not None:
+                self._tcp -= 1
+                left = self._per_peer[peer] - 1
+                if left:
+                    self._per_peer[peer] = left
+                else:
+                    del self._per_peer[peer]
+        self._handshakes.pop(guard, None)
         if not self._open and self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
+
+    def handshake_started(self, guard: ConnectionGuard) -> None:
+        """Count a TLS handshake in, closing the oldest one in progress beyond the cap."""
+        if len(self._handshakes) >= self.limits.max_tls_handshakes:
+            oldest = next(iter(self._handshakes))
+            why = "TLS handshake limit reached: closing the oldest handshake"
+            self.refused("tls_handshake_limit", oldest.peer, why)
+            oldest.handshake_evicted()
+            self.release(oldest)
+            oldest.abort()
+        self._handshakes[guard] = None
+
+    def handshake_ended(self, guard: ConnectionGuard) -> None:
+        self._handshakes.pop(guard, None)
 
     def abort_all(self) -> None:
         """Close every connection still open (at shutdown, after in-flight calls ended)."""
         for guard in list(self._open):
             guard.abort()
         self._open.clear()
+        self._handshakes.clear()
+        self._per_peer.clear()
+        self._tcp = 0
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
@@ -117,7 +239,7 @@ class ConnectionPool:
         self._sweep = loop.call_later(self.sweep_interval, self._close_late, loop)
 
     def _close_late(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Close every connection past its header deadline; sweep again while any is open."""
+        """Close every connection past its deadline; sweep again while any is open."""
         self._sweep = None
         now = loop.time()
         late = [guard for guard in self._open if guard.deadline_passed(now)]
@@ -127,174 +249,4 @@ class ConnectionPool:
             self._schedule_sweep()
 
 
-class ConnectionGuard(asyncio.Protocol):
-    """Wraps aiohttp's protocol for one connection: admission, TLS, the header deadline."""
-
-    def __init__(
-        self,
-        pool: ConnectionPool,
-        inner: asyncio.Protocol,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self._pool = pool
-        self._inner = inner
-        self._tls = tls
-        self._transport: asyncio.BaseTransport | None = None
-        self._loop: asyncio.AbstractEventLoop
-        self._inner_connected = False
-        self._deadline: float | None = None  # loop time by which a request head must be in
-        self._handshake: asyncio.Task[None] | None = None
-        # TLS bytes read before start_tls took the transport over (see data_received).
-        self._early: list[bytes] | None = None
-        self.busy = False
-        cast(Any, inner).guard = self
-
-    # --- asyncio.Protocol ----------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Kept: asyncio.get_running_loop() makes a getpid system call each time (its fork check).
-        self._loop = asyncio.get_running_loop()
-        self._transport = transport
-        if not self._pool.admit(self):
-            logger.debug("connection limit reached and every connection busy: refusing one")
-            transport.abort()  # type: ignore[attr-defined]
-            return
-        self._arm(self._pool.limits.header_timeout)
-        if self._tls is None:
-            self._connect_inner(transport)
-        else:
-            self._early = []
-            self._handshake = asyncio.ensure_future(self._start_tls(transport, self._tls))
-
-    def data_received(self, data: bytes) -> None:
-        early = self._early
-        if early is not None:
-            # The peer's first TLS bytes, read before the handshake began (uvloop starts
-            # reading after connection_made even if it paused): kept for the TLS layer, which
-            # would otherwise wait for a ClientHello it never gets until its timeout.
-            early.append(data)
-            cast(asyncio.ReadTransport, self._transport).pause_reading()
-            return
-        if not self.busy and self._deadline is None:
-            self._arm(self._pool.limits.header_timeout)
-        self._inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received() if self._inner_connected else None
-
-    def pause_writing(self) -> None:
-        if self._inner_connected:
-            self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self._inner_connected:
-            self._inner.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        self._pool.release(self)
-        if self._handshake is not None and not self._handshake.done():
-            self._handshake.cancel()
-        if self._inner_connected:
-            self._inner_connected = False
-            self._inner.connection_lost(exc)
-
-    # --- what the server's handler and the pool call ------------------------------------------
-
-    def request_started(self) -> None:
-        self.busy = True
-        self._disarm()
-
-    def request_finished(self) -> None:
-        self.busy = False
-
-    def abort(self) -> None:
-        self._disarm()
-        if self._transport is not None:
-            self._transport.abort()  # type: ignore[attr-defined]
-
-    # --- inside ------------------------------------------------------------------------------
-
-    def _connect_inner(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport
-        self._inner_connected = True
-        self._inner.connection_made(transport)
-
-    async def _start_tls(self, raw: asyncio.BaseTransport, context: ssl.SSLContext) -> None:
-        pool = self._pool
-        if pool.handshakes >= pool.limits.max_tls_handshakes:
-            logger.debug("TLS handshake limit reached: refusing a connection")
-            pool.refused("tls_handshake_limit")
-            self.abort()
-            return
-        pool.handshakes += 1
-        try:
-            loop = asyncio.get_running_loop()
-            starting = asyncio.ensure_future(
-                loop.start_tls(
-                    cast(asyncio.WriteTransport, raw),
-                    self,
-                    context,
-                    server_side=True,
-                    ssl_handshake_timeout=pool.limits.header_timeout,
-                )
-            )
-            # start_tls's first step swaps in its TLS protocol and schedules that protocol's
-            # connection_made, then the resumption of reading; one step later still, and before
-            # the loop polls for more bytes, the early ones are handed to it.
-            loop.call_soon(loop.call_soon, self._hand_over_early, raw, starting)
-            secured = await starting
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
-            logger.debug("TLS handshake failed: %s", exc)
-            pool.refused("tls_handshake_failed")
-            return
-        finally:
-            pool.handshakes -= 1
-        if secured is None or secured.is_closing():
-            return
-        self._connect_inner(secured)
-
-    def _hand_over_early(self, raw: asyncio.BaseTransport, starting: asyncio.Future[Any]) -> None:
-        if raw.is_closing() or starting.done():
-            self._early = None
-            return
-        tls_layer = raw.get_protocol()
-        if tls_layer is self:  # start_tls has not taken the transport yet
-            asyncio.get_running_loop().call_soon(self._hand_over_early, raw, starting)
-            return
-        early, self._early = self._early or [], None
-        for data in early:
-            _feed(tls_layer, data)
-
-    def _arm(self, seconds: float) -> None:
-        self._deadline = self._loop.time() + seconds
-
-    def _disarm(self) -> None:
-        self._deadline = None
-
-    def deadline_passed(self, now: float) -> bool:
-        """Whether the connection waits for a request head past its deadline (loop time)."""
-        return self._deadline is not None and now >= self._deadline and not self.busy
-
-    def expired(self) -> None:
-        """Close the connection: its request head did not arrive in time."""
-        self._deadline = None
-        logger.debug("no complete request within %gs: closing", self._pool.limits.header_timeout)
-        self._pool.refused("header_timeout")
-        self.abort()
-
-
-def _feed(protocol: asyncio.BaseProtocol, data: bytes) -> None:
-    """Deliver ``data`` to ``protocol`` as a transport would (``get_buffer`` and
-    ``buffer_updated`` for a buffered protocol, as asyncio's and uvloop's TLS layers are)."""
-    if not hasattr(protocol, "get_buffer"):  # uvloop's TLS layer is no BufferedProtocol subclass
-        cast(asyncio.Protocol, protocol).data_received(data)
-        return
-    buffered = cast(asyncio.BufferedProtocol, protocol)
-    view = memoryview(data)
-    while view:
-        buffer = memoryview(buffered.get_buffer(len(view)))
-        size = min(len(buffer), len(view))
-        buffer[:size] = view[:size]
-        buffered.buffer_updated(size)
-        view = view[size:]
+from .connection_guard import ConnectionGuard  # noqa: E402  (it needs the names above)

@@ -10,8 +10,6 @@ JSON-RPC ``-32600`` error body, logs one WARNING line without a traceback throug
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,53 +19,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ..errors import INTERNAL_ERROR, INVALID_REQUEST
 from ..rpc.service import InstanceService
 from .caller_policy import CallerCheck
+from .rate_limited_log import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_PER_INTERVAL, RateLimitedLog
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_LOG_PER_INTERVAL", "RateLimitedLog", "RequestHandler"]
-
-logger = logging.getLogger("instance_rpc.http_errors")
-
-DEFAULT_LOG_INTERVAL = 10.0
-"""Seconds of each window in which at most :data:`DEFAULT_LOG_PER_INTERVAL` lines are logged."""
-
-DEFAULT_LOG_PER_INTERVAL = 5
-
-
-class RateLimitedLog:
-    """WARNING lines, at most ``per_interval`` per ``interval`` seconds.
-
-    The first line of a new window says how many were dropped in the windows before it.
-    """
-
-    def __init__(
-        self,
-        log: logging.Logger = logger,
-        *,
-        interval: float = DEFAULT_LOG_INTERVAL,
-        per_interval: int = DEFAULT_LOG_PER_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._log = log
-        self._interval = interval
-        self._per_interval = per_interval
-        self._clock = clock
-        self._window_start = -interval
-        self._logged = 0
-        self.dropped = 0
-
-    def warning(self, message: str, *args: Any) -> None:
-        now = self._clock()
-        if now - self._window_start >= self._interval:
-            self._window_start = now
-            self._logged = 0
-        if self._logged >= self._per_interval:
-            self.dropped += 1
-            return
-        self._logged += 1
-        if self.dropped:
-            dropped, self.dropped = self.dropped, 0
-            self._log.warning(message + " (%d similar lines dropped)", *args, dropped)
-        else:
-            self._log.warning(message, *args)
 
 
 def _first_line(text: str) -> str:

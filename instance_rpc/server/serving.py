@@ -23,6 +23,7 @@ from aiohttp import web
 from ..observability.metrics import Metrics
 from ..rpc.service import InstanceService
 from .app import DEFAULT_MAX_BODY, AppHandler, create_request_factory
+from .byte_budget import ByteBudget
 from .caller_policy import ListenerPolicy, checked_protocol
 from .connection_limits import DEFAULT_LIMITS, ConnectionLimits, ConnectionPool, RefusalHook
 from .http_errors import RateLimitedLog, RequestHandler
@@ -65,6 +66,11 @@ class Lifecycle(ABC):
         await self.close()
 
 
+_LINGERING_TIME = 1.0
+"""Seconds the rest of a refused body (413, 408) is read and dropped before the connection
+closes, so that its answer is not lost to a reset (aiohttp's default: 10)."""
+
+
 class Serving:
     """The app of ``service`` and everything its listeners share, from :meth:`setup` to
     :meth:`cleanup`.
@@ -84,15 +90,20 @@ class Serving:
         on_refusal: RefusalHook | None = None,
         metrics: bool = True,
     ) -> None:
+        if max_body > limits.max_buffered_bytes:
+            raise ValueError(
+                f"max_body {max_body} exceeds max_buffered_bytes {limits.max_buffered_bytes}"
+            )
         self.service = service
         self.limits = limits
-        self.pool = ConnectionPool(limits, self.refused)
+        self._refusal_log = RateLimitedLog()
+        self.budget = ByteBudget(limits.max_buffered_bytes)
+        self.pool = ConnectionPool(limits, self.refused, self._refusal_log)
         self._max_body = max_body
         self._shutdown_timeout = shutdown_timeout
         self._on_refusal = on_refusal
         self._metrics = metrics
         self._counted: Metrics | None = None
-        self._refusal_log = RateLimitedLog()
         self._runner: web.ServerRunner | None = None
         self._protocol: Callable[[], web.RequestHandler] | None = None
 
@@ -125,9 +136,11 @@ class Serving:
         handler = AppHandler(
             self.service,
             max_body=self._max_body,
-            body_timeout=self.limits.body_timeout,
             info_warnings=info_warnings,
             metrics=self._metrics,
+            limits=self.limits,
+            budget=self.budget,
+            refusal_log=self._refusal_log,
         )
         self._counted = handler.metrics
         server = web.Server(handler, request_factory=create_request_factory(self._max_body))
@@ -172,6 +185,7 @@ class Serving:
                 refusal_log=self._refusal_log,
                 on_refusal=self.refused,
                 keepalive_timeout=self.limits.idle_timeout,
+                lingering_time=_LINGERING_TIME,
                 access_log=None,
             )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import resource
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,3 +68,17 @@ def https_daemon_options(socket_path: Path, certs: Certs) -> list[str]:
 def advertised_url(socket_path: Path) -> str:
     """The URL a daemon on ``socket_path`` advertises in ``<socket>.listen``."""
     return socket_path.with_name(socket_path.name + ".listen").read_text().strip()
+
+
+@contextlib.contextmanager
+def open_files(wanted: int) -> Iterator[None]:
+    """This process's soft open-files limit raised to ``wanted`` (a daemon started meanwhile
+    inherits it), restored after; the test is skipped where the hard limit is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

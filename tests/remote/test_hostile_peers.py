@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import select
 import socket
 import time
@@ -16,7 +15,7 @@ import pytest
 from instance_rpc import SyncPluginClient
 from instance_rpc.net.tls import client_context
 from tests.daemon import Daemon, running_daemon
-from tests.remote.conftest import Certs, advertised_url, https_daemon_options
+from tests.remote.conftest import Certs, advertised_url, https_daemon_options, open_files
 
 STALLED = 2000
 HANDSHAKES = 200
@@ -27,13 +26,8 @@ HALF_CLIENT_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
 @pytest.fixture(autouse=True)
 def enough_descriptors() -> Iterator[None]:
     """Room for the stalled connections on both ends (the daemon inherits the limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 3 * (STALLED + HANDSHAKES) + 1000
-    if hard != resource.RLIM_INFINITY and hard < wanted:
-        pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
-    yield
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    with open_files(3 * (STALLED + HANDSHAKES) + 1000):
+        yield
 
 
 def descriptors(pid: int) -> int:
@@ -98,6 +92,10 @@ def test_stalled_requests_and_handshakes_time_out_while_calls_go_on(
         *https_daemon_options(path, certs),
         "--header-timeout",
         "15",
+        "--tls-handshake-timeout",
+        "15",
+        "--max-connections-per-peer",
+        str(HANDSHAKES + 10),
         "--max-connections",
         str(STALLED + HANDSHAKES + 100),
         "--max-tls-handshakes",
@@ -139,16 +137,19 @@ def test_at_the_connection_cap_an_idle_connection_makes_room(sock_dir: Path) -> 
         assert closed_by_peer(stalled[0], 10)
 
 
-def test_handshakes_beyond_the_cap_are_closed_at_once(sock_dir: Path, certs: Certs) -> None:
+def test_a_handshake_beyond_the_cap_takes_the_place_of_the_oldest(
+    sock_dir: Path, certs: Certs
+) -> None:
     path = sock_dir / "p"
     daemon = Daemon(
-        *https_daemon_options(path, certs), "--header-timeout", "600", "--max-tls-handshakes", "5"
-    )
+        *https_daemon_options(path, certs),
+        "--tls-handshake-timeout", "600", "--max-tls-handshakes", "5",
+    )  # fmt: skip
     try:
         daemon.wait_listening()
         port = tcp_port(path)
         with connections(6, socket.AF_INET, ("127.0.0.1", port), HALF_CLIENT_HELLO) as opened:
-            assert not closed_by_peer(opened[0], 0.5)
-            assert closed_by_peer(opened[5], 10)
+            assert closed_by_peer(opened[0], 10)
+            assert not closed_by_peer(opened[5], 0.5)
     finally:
         daemon.close()

@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from instance_rpc import PluginClient
-from instance_rpc.errors import PluginUnavailable
+from instance_rpc.errors import InvalidRequest, PluginUnavailable
 from instance_rpc.net.tls import client_context, server_context
 from instance_rpc.server.listeners import ListenAddress
 from instance_rpc.server.remote_access import RemoteAccess
@@ -48,7 +48,6 @@ async def test_mutual_tls_serves_a_client_with_a_certificate_from_the_ca(
         ("no client certificate", "no client certificate"),
         ("certificate from another CA", "does not trust"),
         ("daemon signed by an unknown CA", "unknown CA"),
-        ("plain HTTP", "the connection closed before a whole answer arrived"),
     ],
 )
 async def test_refused_clients_get_one_line_naming_address_and_reason(
@@ -61,10 +60,8 @@ async def test_refused_clients_get_one_line_naming_address_and_reason(
         context = client_context(ca=certs.ca)
     elif who == "certificate from another CA":
         context = client_context(ca=certs.ca, cert=certs.stranger_cert, key=certs.stranger_key)
-    elif who == "daemon signed by an unknown CA":
-        context = client_context(ca=certs.other_ca, cert=certs.client_cert, key=certs.client_key)
     else:
-        target = url.replace("https://", "tcp://")
+        context = client_context(ca=certs.other_ca, cert=certs.client_cert, key=certs.client_key)
     with pytest.raises(PluginUnavailable) as caught:
         async with PluginClient(target, ssl=context, retries=0) as client:
             await client.provision(Spec(tags={"t": "1"}))
@@ -72,6 +69,16 @@ async def test_refused_clients_get_one_line_naming_address_and_reason(
     assert target in message
     assert reason in message
     assert "\n" not in message
+    assert await memory.describe_instances(None) == []
+
+
+async def test_a_plain_http_caller_is_told_to_use_https(
+    mutual: tuple[str, MemoryPlugin],
+) -> None:
+    url, memory = mutual
+    with pytest.raises(InvalidRequest, match=f"HTTPS server: use {url}$"):
+        async with PluginClient(url.replace("https://", "tcp://"), retries=0) as client:
+            await client.provision(Spec(tags={"t": "1"}))
     assert await memory.describe_instances(None) == []
 
 
