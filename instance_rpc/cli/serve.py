@@ -135,6 +135,7 @@ def serve(
     docker_host: str | None,
     docker_allow: tuple[str, ...],
     docker_registry: tuple[str, ...],
+    docker_engine_timeout: float | None,
     log_level: str,
     log_format: str,
     metrics: bool,
@@ -175,7 +176,10 @@ def serve(
     server: PluginServer | ActivatedServer | None = None
     try:
         offered = offered_options(
-            docker_host=docker_host, docker_allow=docker_allow, docker_registry=docker_registry
+            docker_host=docker_host,
+            docker_allow=docker_allow,
+            docker_registry=docker_registry,
+            docker_engine_timeout=docker_engine_timeout,
         )
         offered.update(offered_by(network))
         backends = load_backends(names, dirs, socket_path.name, offered)
@@ -286,6 +290,7 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     try:
         await server.start()
+        await _astart_backends(server.service.backends.values())
         collector.settle_daemon()
         listening = _announce(server)
         logger.info("%s", listening)
@@ -296,6 +301,18 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
     finally:
         await server.close()
         await _aclose_backends(server.service.backends.values())
+
+
+async def _astart_backends(backends: Iterable[Plugin]) -> None:
+    """Let backends with an ``astart()`` coroutine begin their work on the daemon's loop (the
+    process backend resumes interrupted Destroys); errors are logged, not raised."""
+    for backend in {id(b): b for b in backends}.values():
+        astart = getattr(backend, "astart", None)
+        if callable(astart):
+            try:
+                await astart()
+            except Exception:
+                logger.exception("starting backend %r failed", backend)
 
 
 async def _aclose_backends(backends: Iterable[Plugin]) -> None:

@@ -144,9 +144,15 @@ def _wait_ready(engine: Engine) -> None:
     raise EngineUnavailable(f"dockerd did not answer within {_START_SECONDS:g}s: {engine.log()}")
 
 
+DEFAULT_CMD = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
+"""The test image's own command: runs until SIGTERM (Properties without ``Cmd`` run it)."""
+
+
 def import_image(engine: Engine) -> None:
-    """``docker import`` of the busybox root filesystem, as :data:`IMAGE`."""
-    query = f"fromSrc=-&repo={quote(IMAGE_REPOSITORY)}&tag=latest"
+    """``docker import`` of the busybox root filesystem, as :data:`IMAGE`, with
+    :data:`DEFAULT_CMD` as its command."""
+    change = quote(f"CMD {json.dumps(DEFAULT_CMD)}")
+    query = f"fromSrc=-&repo={quote(IMAGE_REPOSITORY)}&tag=latest&changes={change}"
     tar = _rootfs_tar()
     status, body = engine.request("POST", f"/images/create?{query}", tar, 120, "application/x-tar")
     if status != 200 or b'"error"' in body:
