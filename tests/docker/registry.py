@@ -73,10 +73,10 @@ def _wait_ready(registry: Registry, log: Path) -> None:
     while time.monotonic() < deadline:
         if registry.process.poll() is not None:
             raise RegistryUnavailable(f"{REGISTRY} exited: {log.read_text(errors='replace')}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://{registry.address}/v2/", timeout=2) as response:
-                if response.status == 200:
-                    return
+        url = f"http://{registry.address}/v2/"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
         time.sleep(0.05)
     raise RegistryUnavailable(f"{REGISTRY} did not answer: {log.read_text(errors='replace')}")
 
