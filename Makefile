@@ -34,6 +34,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 	$(BIN)/python -m benchmarks.hostile
+	$(BIN)/python -m benchmarks.docker $(DOCKER_ARGS)
 
 bench-hostile: $(STAMP)
 	$(BIN)/python -m benchmarks.hostile

@@ -93,6 +93,8 @@ class Engine:
             raise ValueError(f"the engine timeout must be positive seconds, not {timeout!r}")
         self.url = url
         self.timeout = float(timeout)
+        self.calls = 0
+        """Engine API calls made (a pull counts one; an exec one per poll)."""
         self._docker: Any = None
 
     def _client(self) -> Any:
@@ -111,6 +113,7 @@ class Engine:
         """Run ``call(client)`` within ``timeout + extra`` seconds; the engine's refusal,
         absence or silence becomes an :class:`EngineError` whose message starts with ``what``."""
         deadline = self.timeout + extra
+        self.calls += 1
         scope = asyncio.timeout(deadline)
         try:
             async with scope:

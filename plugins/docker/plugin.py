@@ -94,6 +94,11 @@ class DockerPlugin:
         return self._engine.timeout
 
     @property
+    def engine_calls(self) -> int:
+        """Engine API calls this backend made so far (what a Describe costs the engine)."""
+        return self._engine.calls
+
+    @property
     def directory(self) -> Path:
         return Path(self._overlay.directory)
 

@@ -262,3 +262,16 @@ async def test_tags_the_label_filter_cannot_express_match_as_the_memory_backend(
         ours = sorted(d.tags["n"] for d in await plugin.describe_instances(query))
         theirs = sorted(d.tags["n"] for d in await memory.describe_instances(query))
         assert ours == theirs, {k: v[:20] for k, v in query.items()}
+
+
+async def test_describe_costs_one_engine_call_with_or_without_properties(
+    plugin: DockerPlugin, engine: Engine
+) -> None:
+    for n in range(6):
+        await plugin.provision(Spec(properties=props(engine), tags={"n": str(n), "g": "1"}))
+    await plugin.describe_instances({})  # the image's labels are read once, then known
+    for query, properties in (({}, False), ({}, True), ({"g": "1"}, True), ({"k=x": "1"}, True)):
+        before = plugin.engine_calls
+        found = await plugin.describe_instances(query, properties=properties)
+        assert plugin.engine_calls - before == 1, (query, properties)  # was 1 + one per container
+        assert len(found) == (0 if "k=x" in query else 6)
