@@ -147,6 +147,8 @@ class Teardowns:
             logger.info("destroyed %s", container_id[:12])
         except EngineError as exc:  # the container keeps its marker: resumed by a later list
             logger.warning("destroy of %s not finished: %s", container_id[:12], exc.message)
+        except Exception:  # the overlay's file, say: logged here, as no caller waits for it
+            logger.exception("destroy of %s failed", container_id[:12])
 
     async def _stop_and_remove(self, container_id: str, seconds: int) -> None:
         try:
