@@ -13,18 +13,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
-from instance_rpc import ROLLING_UPDATE, TERMINATION, PluginClient, Spec
+from instance_rpc import ROLLING_UPDATE, TERMINATION, PluginClient, Spec, load_properties
 from instance_rpc.errors import InstanceNotFound, PluginError
 from instance_rpc_plugins.docker import DockerPlugin
 from instance_rpc_plugins.docker._labels import CREATION, LOGICAL_ID, OWNER, PROPERTIES
 from instance_rpc_plugins.docker._teardown import marker_name
 from instance_rpc_plugins.memory import MemoryPlugin
-from tests.daemon import running_daemon
+from tests.daemon import eventually, running_daemon
 from tests.docker.conftest import SERVICE, props
-from tests.docker.engine import Engine
+from tests.docker.engine import Engine, kill_and_restart, private_engine
 from tests.docker.test_backend import exists, gone
 from tests.docker.test_daemon import serve_args
 
@@ -275,3 +276,39 @@ async def test_describe_costs_one_engine_call_with_or_without_properties(
         found = await plugin.describe_instances(query, properties=properties)
         assert plugin.engine_calls - before == 1, (query, properties)  # was 1 + one per container
         assert len(found) == (0 if "k=x" in query else 6)
+
+
+async def test_the_engine_killed_mid_provision_leaves_nothing_described_or_created(
+    engine: Engine, owner: str, tmp_path: Path
+) -> None:
+    with private_engine() as own:  # killed by this test: not the session's engine
+        state = tmp_path / "s"
+        plugin = DockerPlugin(dir=state, name=owner, docker_host=own.host, docker_engine_timeout=5)
+        try:
+            spec = Spec(properties=props(own), tags={"g": "1"})
+            provisions = [asyncio.create_task(plugin.provision(spec)) for _ in range(24)]
+            await asyncio.wait(provisions, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.to_thread(kill_and_restart, own)
+            results = await asyncio.gather(*provisions, return_exceptions=True)
+            assert any(isinstance(r, PluginError) for r in results), results
+            query = quote(f'{{"label":["{OWNER}={owner}"],"status":["created"]}}')
+            left = own.json("GET", f"/containers/json?all=1&filters={query}")
+            assert left, "the kill left no container created: the test proves nothing"
+        finally:
+            await plugin.aclose()
+        again = DockerPlugin(dir=state, name=owner, docker_host=own.host)
+        try:
+            found = await again.describe_instances({"g": "1"}, properties=True)
+            states = {load_properties(d.properties)["state"] for d in found}
+            assert "created" not in states, states
+            await again.astart()
+            await asyncio.sleep(0)
+
+            async def none_created() -> bool:
+                query = f'{{"label":["{OWNER}={owner}"],"status":["created"]}}'
+                listed = own.json("GET", f"/containers/json?all=1&filters={quote(query)}")
+                return not listed
+
+            await eventually(none_created, what="the containers left created removed")
+        finally:
+            await again.aclose()
