@@ -6,6 +6,6 @@ Imports from the library only ``instance_rpc.spi``, ``types`` and ``errors``, an
 store (``instance_rpc_plugins.store``).
 """
 
-from .plugin import DockerPlugin
+from .plugin import STOPPING, DockerPlugin
 
-__all__ = ["DockerPlugin"]
+__all__ = ["STOPPING", "DockerPlugin"]

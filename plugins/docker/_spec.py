@@ -88,7 +88,6 @@ class _View(msgspec.Struct):
 
     name: str
     state: str
-    status: str
     exit_code: int | None
     image: str
     ip_addresses: dict[str, str]
@@ -121,7 +120,8 @@ def _created(value: Any) -> str | None:
 def describe_view(listed: dict[str, Any]) -> msgspec.Raw:
     """The reported Properties of a container, from its document in the engine's list
     (``GET /containers/json``): ``name``, ``state`` (the engine's: running, exited, ...),
-    ``status`` (the engine's words, ``Up 5 minutes``), ``exit_code`` (once exited),
+    ``exit_code`` (once exited, read from the list's ``Status`` words; that text itself is
+    left out, as it changes every second),
     ``image``, ``ip_addresses`` by network, ``created`` (RFC 3339, UTC, to the second) and
     ``properties`` (the Properties it was provisioned with)."""
     labels = listed.get("Labels") or {}
@@ -132,7 +132,6 @@ def describe_view(listed: dict[str, Any]) -> msgspec.Raw:
     view = _View(
         name=str(names[0]).lstrip("/"),
         state=str(listed.get("State") or "unknown"),
-        status=status,
         exit_code=int(exited.group(1)) if exited else None,
         image=str(listed.get("Image", "")),
         ip_addresses={

@@ -49,9 +49,12 @@ from ._properties import EXAMPLE_PROPERTIES, DockerProperties, parse_properties
 from ._spec import DEFAULT_STOP_TIMEOUT, container_body, describe_view
 from ._teardown import Teardowns, committed
 
-__all__ = ["DockerPlugin"]
+__all__ = ["STOPPING", "DockerPlugin"]
 
 logger = logging.getLogger("instance_rpc_plugins.docker")
+
+STOPPING = "stopping"
+"""Kept for imports only: a container being destroyed is no longer described at all."""
 
 
 class DockerPlugin:

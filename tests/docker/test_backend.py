@@ -63,7 +63,7 @@ async def test_provision_creates_a_running_container_labelled_and_named(
     assert view["image"] == engine.image
     assert view["name"] == "web-1"
     assert view["created"].endswith("Z")
-    assert view["status"].startswith("Up")
+    assert "status" not in view  # "Up 3 seconds": it would change every second
     assert view["exit_code"] is None
     assert view["properties"] == properties
 
@@ -81,7 +81,7 @@ async def test_init_runs_through_sh_unless_cmd_is_set(plugin: DockerPlugin, engi
     [d] = await plugin.describe_instances({"k": "init"}, properties=True)
     view = load_properties(d.properties)
     assert view["exit_code"] == 3
-    assert view["status"].startswith("Exited (3)")
+    assert view["state"] == "exited"
     await plugin.destroy(instance, TERMINATION)
 
 
