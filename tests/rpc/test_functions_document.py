@@ -33,7 +33,7 @@ class FunctionV061(msgspec.Struct, forbid_unknown_fields=True):
     Usage: str = ""
 
 
-DECODERS = {
+DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "0.6.0": msgspec.json.Decoder(dict[str, list[FunctionV060]]),
     "0.6.1": msgspec.json.Decoder(dict[str, list[FunctionV061]]),
 }
