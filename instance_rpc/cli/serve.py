@@ -286,6 +286,7 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     try:
         await server.start()
+        await _astart_backends(server.service.backends.values())
         collector.settle_daemon()
         listening = _announce(server)
         logger.info("%s", listening)
@@ -296,6 +297,18 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
     finally:
         await server.close()
         await _aclose_backends(server.service.backends.values())
+
+
+async def _astart_backends(backends: Iterable[Plugin]) -> None:
+    """Let backends with an ``astart()`` coroutine begin their work on the daemon's loop (the
+    process backend resumes interrupted Destroys); errors are logged, not raised."""
+    for backend in {id(b): b for b in backends}.values():
+        astart = getattr(backend, "astart", None)
+        if callable(astart):
+            try:
+                await astart()
+            except Exception:
+                logger.exception("starting backend %r failed", backend)
 
 
 async def _aclose_backends(backends: Iterable[Plugin]) -> None:

@@ -134,7 +134,7 @@ class ProcessPlugin:
         """Log which recorded processes still run; describe re-checks them every time."""
         for record in self._inventory.records():
             if record.destroying:
-                logger.warning("the Destroy of %s was interrupted: Destroy it again", record.ID)
+                logger.warning("the Destroy of %s was interrupted: it resumes", record.ID)
             elif record.State == RUNNING:
                 if is_running(record.identity):
                     logger.info("re-adopted %s (pid %d)", record.ID, record.Pid)
@@ -161,6 +161,7 @@ class ProcessPlugin:
         parse_settings(properties)
 
     async def provision(self, spec: Spec) -> str:
+        self._inventory.resume()
         settings = parse_settings(spec.properties)
 
         async def start(instance_id: str) -> ProcessRecord:
@@ -206,17 +207,38 @@ class ProcessPlugin:
             )
 
     async def label(self, instance: str, labels: Mapping[str, str]) -> None:
+        self._inventory.resume()
         await self._inventory.merge_tags(instance, labels)
 
     async def destroy(self, instance: str, context: Context) -> None:
+        """Commit the Destroy (the record marked destroying, on disk) and return; the graceful
+        stop (:meth:`_stop`) finishes in the background. Joins one under way; ``instance not
+        found`` once it has finished."""
+        self._inventory.resume()
         logger.info("destroying %r, reason: %r", instance, context.reason)
         await self._inventory.destroy(instance, context.reason)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._log_path(instance))
+
+    async def astart(self) -> None:
+        """Resume the Destroys a daemon stop interrupted (the daemon calls it on its loop)."""
+        self._inventory.resume()
+
+    async def aclose(self) -> None:
+        """Cancel the Destroys under way: they stay committed, and resume at the next start."""
+        await self._inventory.aclose()
+
+    async def destroys_finished(self) -> None:
+        """Return once no Destroy is under way in the background (for tests and benchmarks)."""
+        await self._inventory.destroys_finished()
 
     async def _stop(self, record: ProcessRecord) -> None:
         """SIGTERM every process of the instance, SIGKILL what is left after the grace period;
-        return once none is left (or warn, naming the survivors)."""
+        return once none is left (or warn, naming the survivors); then remove its log."""
+        await self._stop_processes(record)
+        logger.info("destroyed %s", record.ID)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._log_path(record.ID))
+
+    async def _stop_processes(self, record: ProcessRecord) -> None:
         group, child = record.group, self._children.get(record.ID)
         await stop_members(record.ID, group, child, record.StopGraceSeconds)
         await asyncio.to_thread(self._report_strays)
@@ -245,6 +267,7 @@ class ProcessPlugin:
     async def describe_instances(
         self, tags: Mapping[str, str] | None, properties: bool = False
     ) -> list[Description]:
+        self._inventory.resume()
         records = self._inventory.matching(tags)
         if not properties:
             return [record.describe(None) for record in records]
