@@ -15,14 +15,16 @@
   ``env`` is added to the minimal set; ``stop_grace_seconds`` (default 10) is how long
   Destroy waits after SIGTERM before it sends SIGKILL.
 - DescribeInstances with properties reports ``pid``, ``state`` (``running`` or ``exited``: the
-  Init shell; ``destroying`` once a Destroy began), ``exit_code`` (negative: the signal that ended
-  it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes`` (the pids of the
-  instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its cgroup's directory,
-  ``null`` without one), ``cgroups_v1`` (its cgroup v1 directories, one per ceiling kept on
-  v1) and the ``properties`` provisioned with, byte for byte.
-- Destroy sends SIGTERM to every process of the instance, SIGKILL to those left after the grace
-  period, and returns once none is left; the Init shell need not run any more. The ``Context``
-  reason goes to the record (while destroying) and to the log.
+  Init shell; an instance being destroyed is not described), ``exit_code`` (negative: the
+  signal that ended it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes``
+  (the pids of the instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its
+  cgroup's directory, ``null`` without one), ``cgroups_v1`` (its cgroup v1 directories, one
+  per ceiling kept on v1) and the ``properties`` provisioned with, byte for byte.
+- Destroy answers once committed: the record marked destroying (the ``Context`` reason) on disk;
+  the instance is then no longer described. In the background it sends SIGTERM to every process
+  of the instance, SIGKILL to those left after the grace period, and removes the record and log
+  once none is left (the Init shell need not run any more). A daemon started on the directory
+  resumes the Destroys left unfinished (:meth:`ProcessPlugin.astart`, or the first call).
 - The inventory lives in ``dir`` (a :class:`~plugins._inventory.Inventory`). A daemon started on
   it re-adopts the processes still running, recognised by pid *and* start time (a recycled pid
   is never taken for the instance), and marks the others exited. Stopping the daemon leaves the
@@ -30,7 +32,7 @@
   descendants, so orphaned processes of its instances are re-parented to it and reaped.
 - An instance lives until it is destroyed, whether or not its process still runs: Provision with
   the ``LogicalID`` of a live instance returns that instance's ID; one of a destroying instance
-  waits for the Destroy and creates a new one.
+  waits for the Destroy to finish and creates a new one.
 """
 
 from __future__ import annotations

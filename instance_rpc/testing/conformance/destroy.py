@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from ...errors import PluginError
@@ -9,7 +11,11 @@ from ...types import TERMINATION, Context
 from .report import CheckFailed, expect
 from .run import Run
 
-__all__ = ["destroy_check", "unknown_ids"]
+__all__ = ["GONE_SECONDS", "destroy_check", "unknown_ids"]
+
+GONE_SECONDS = 60.0
+"""How long a destroyed instance may take to be gone: a Destroy answers once the instance is
+committed to being destroyed; a Destroy meanwhile joins (succeeds), one after says not found."""
 
 
 def destroy_check(check: str, context: Context) -> Callable[[Run], Awaitable[None]]:
@@ -18,11 +24,14 @@ def destroy_check(check: str, context: Context) -> Callable[[Run], Awaitable[Non
         await run.destroy(instance_id, context)
         left = await run.ids(check)
         expect(instance_id not in left, f"{instance_id} still described after Destroy")
-        try:
-            await run.client.destroy(instance_id, context)
-        except PluginError:
-            return
-        raise CheckFailed(f"a second Destroy of {instance_id} succeeded")
+        deadline = time.monotonic() + GONE_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                await run.client.destroy(instance_id, context)  # joins the one under way
+            except PluginError:
+                return
+            await asyncio.sleep(0.1)
+        raise CheckFailed(f"a Destroy of {instance_id} still succeeds {GONE_SECONDS:g} s later")
 
     return destroy
 
