@@ -14,7 +14,14 @@ from ...errors import InstanceRPCError, PluginError
 from ...types import TERMINATION, Context, Description, Spec
 from .report import CheckFailed, expect
 
-__all__ = ["CHECK_TAG", "DEFAULT_BAD_PROPERTIES", "DEFAULT_PROPERTIES", "RUN_TAG", "Run"]
+__all__ = [
+    "CHECK_TAG",
+    "DEFAULT_BAD_PROPERTIES",
+    "DEFAULT_INIT",
+    "DEFAULT_PROPERTIES",
+    "RUN_TAG",
+    "Run",
+]
 
 
 RUN_TAG = "instance-rpc.conformance.run"
@@ -24,7 +31,12 @@ CHECK_TAG = "instance-rpc.conformance.check"
 """Tag key naming the check that created an instance."""
 
 DEFAULT_PROPERTIES = msgspec.Raw(b"{}")
-"""Properties the suite provisions with unless told otherwise."""
+"""Properties the suite provisions with unless told otherwise and the plugin declares no
+example Properties for the type (``ExampleProperties`` in ``GET /info/api.json``)."""
+
+DEFAULT_INIT = "# instance-rpc conformance: runs until destroyed\nexec sleep 3600\n"
+"""The Init of instances whose check gives none: an instance that stays running (a container
+whose image has no command of its own runs it as its command)."""
 
 DEFAULT_BAD_PROPERTIES = msgspec.Raw(b'["not", "an", "object"]')
 """Properties the suite expects Validate to refuse unless told otherwise."""
@@ -55,6 +67,7 @@ class Run:
 
     async def provision(self, check: str, **spec: Any) -> str:
         tags = self.tags(check, spec.pop("tags", None))
+        spec.setdefault("init", DEFAULT_INIT)
         instance_id = await self.client.provision(
             Spec(properties=self.properties, tags=tags, **spec)
         )
