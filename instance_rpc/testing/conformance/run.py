@@ -17,7 +17,6 @@ from .report import CheckFailed, expect
 __all__ = [
     "CHECK_TAG",
     "DEFAULT_BAD_PROPERTIES",
-    "DEFAULT_INIT",
     "DEFAULT_PROPERTIES",
     "RUN_TAG",
     "Run",
@@ -33,10 +32,6 @@ CHECK_TAG = "instance-rpc.conformance.check"
 DEFAULT_PROPERTIES = msgspec.Raw(b"{}")
 """Properties the suite provisions with unless told otherwise and the plugin declares no
 example Properties for the type (``ExampleProperties`` in ``GET /info/api.json``)."""
-
-DEFAULT_INIT = "# instance-rpc conformance: runs until destroyed\nexec sleep 3600\n"
-"""The Init of instances whose check gives none: an instance that stays running (a container
-whose image has no command of its own runs it as its command)."""
 
 DEFAULT_BAD_PROPERTIES = msgspec.Raw(b'["not", "an", "object"]')
 """Properties the suite expects Validate to refuse unless told otherwise."""
@@ -67,7 +62,6 @@ class Run:
 
     async def provision(self, check: str, **spec: Any) -> str:
         tags = self.tags(check, spec.pop("tags", None))
-        spec.setdefault("init", DEFAULT_INIT)
         instance_id = await self.client.provision(
             Spec(properties=self.properties, tags=tags, **spec)
         )
