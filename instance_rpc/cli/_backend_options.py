@@ -36,7 +36,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def docker_policy_options(command: _F) -> _F:
-    """Add ``--docker-allow`` and ``--docker-registry`` (the docker backend's policy)."""
+    """Add ``--docker-allow`` and ``--docker-registry`` (the docker backend's policy) and
+    ``--docker-engine-timeout``."""
     allow = click.option(
         "--docker-allow",
         "docker_allow",
@@ -45,7 +46,7 @@ def docker_policy_options(command: _F) -> _F:
         help="Let docker backend callers ask for what reaches the host, refused by default: "
         "privileged, host-namespaces, capabilities, security-options, devices, "
         "host-binds=PREFIX, volumes-from, sysctls, runtime, cgroup-parent (repeatable; "
-        "README: The docker policy).",
+        "docs/operations/security.md: The docker policy).",
     )
     registry = click.option(
         "--docker-registry",
@@ -55,7 +56,16 @@ def docker_policy_options(command: _F) -> _F:
         help="Docker images only from this registry (repeatable); an image naming another "
         "is refused. Default: any registry.",
     )
-    return allow(registry(command))
+    engine_timeout = click.option(
+        "--docker-engine-timeout",
+        "docker_engine_timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Deadline of each call of the docker backend to its engine (a stop: plus the "
+        "container's StopTimeout; a pull: between two progress messages); the error names the "
+        "engine. Default: 30.",
+    )
+    return allow(registry(engine_timeout(command)))
 
 
 def offered_options(**options: Any) -> dict[str, Any]:

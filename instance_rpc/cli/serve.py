@@ -135,6 +135,7 @@ def serve(
     docker_host: str | None,
     docker_allow: tuple[str, ...],
     docker_registry: tuple[str, ...],
+    docker_engine_timeout: float | None,
     log_level: str,
     log_format: str,
     metrics: bool,
@@ -175,7 +176,10 @@ def serve(
     server: PluginServer | ActivatedServer | None = None
     try:
         offered = offered_options(
-            docker_host=docker_host, docker_allow=docker_allow, docker_registry=docker_registry
+            docker_host=docker_host,
+            docker_allow=docker_allow,
+            docker_registry=docker_registry,
+            docker_engine_timeout=docker_engine_timeout,
         )
         offered.update(offered_by(network))
         backends = load_backends(names, dirs, socket_path.name, offered)

@@ -6,6 +6,6 @@ Imports from the library only ``instance_rpc.spi``, ``types`` and ``errors``, an
 store (``instance_rpc_plugins.store``).
 """
 
-from .plugin import STOPPING, DockerPlugin
+from .plugin import DockerPlugin
 
-__all__ = ["STOPPING", "DockerPlugin"]
+__all__ = ["DockerPlugin"]

@@ -40,6 +40,7 @@ __all__ = [
     "PROPERTIES",
     "SPEC",
     "LabelOverlay",
+    "engine_side",
     "inherited",
     "refuse_reserved",
     "tags_of",
@@ -59,6 +60,31 @@ def refuse_reserved(keys: Iterable[str], where: str) -> None:
     taken = sorted(set(keys) & BOOKKEEPING)
     if taken:
         raise PluginError(f"{where}: label {taken[0]!r} is reserved for the docker backend")
+
+
+ENGINE_FILTER_TERM_BYTES = 512
+ENGINE_FILTER_BYTES = 4096
+"""The longest ``label=k=v`` term, and the most of them, sent in a list's filter: the engine
+reads the filter from the request line, which it refuses past a few KiB (431)."""
+
+
+def engine_side(wanted: Mapping[str, str], overlaid: Iterable[str]) -> dict[str, str]:
+    """The tags of a query the engine's label filter can express: not a key that contains
+    ``=`` (the filter splits at the first one), not a key some Label overlay sets, and within
+    :data:`ENGINE_FILTER_TERM_BYTES` each and :data:`ENGINE_FILTER_BYTES` in all. The caller
+    matches every tag itself as well; this only narrows what the engine sends."""
+    skip = set(overlaid)
+    chosen: dict[str, str] = {}
+    total = 0
+    for key, value in sorted(wanted.items(), key=lambda kv: len(kv[0]) + len(kv[1])):
+        size = len(key.encode()) + len(value.encode()) + 1
+        if "=" in key or key in skip or size > ENGINE_FILTER_TERM_BYTES:
+            continue
+        if total + size > ENGINE_FILTER_BYTES:
+            break
+        chosen[key] = value
+        total += size
+    return chosen
 
 
 def inherited(labels: Mapping[str, str], image_labels: Mapping[str, str]) -> bool:

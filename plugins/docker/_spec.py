@@ -3,7 +3,9 @@ DescribeInstances reports as its Properties."""
 
 from __future__ import annotations
 
+import re
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -13,7 +15,15 @@ from instance_rpc.types import Spec
 from ._labels import CREATION, LOGICAL_ID, OWNER, PROPERTIES, SPEC
 from ._properties import DockerProperties
 
-__all__ = ["VOLUME_MOUNT_ROOT", "Network", "container_body", "describe_view", "volume_bind"]
+__all__ = [
+    "DEFAULT_STOP_TIMEOUT",
+    "VOLUME_MOUNT_ROOT",
+    "Network",
+    "container_body",
+    "describe_view",
+    "provisioned_stop_timeout",
+    "volume_bind",
+]
 
 VOLUME_MOUNT_ROOT = "/mnt"
 """Where a ``volume`` attachment given by name alone is mounted: ``/mnt/<name>``."""
@@ -73,47 +83,64 @@ def container_body(
 
 
 class _View(msgspec.Struct):
-    """What DescribeInstances reports as a container's Properties."""
+    """What DescribeInstances reports as a container's Properties (all from the engine's list
+    of containers: no call per container)."""
 
     name: str
     state: str
+    status: str
     exit_code: int | None
     image: str
     ip_addresses: dict[str, str]
-    started_at: str | None
-    finished_at: str | None
+    created: str | None
     properties: msgspec.Raw
 
 
 _ENCODER = msgspec.json.Encoder()
-_ZERO_TIME = "0001-01-01T00:00:00Z"
+_EXITED = re.compile(r"^Exited \((-?\d+)\)")
+DEFAULT_STOP_TIMEOUT = 10
+"""Seconds of grace of a container whose Properties set no ``StopTimeout``."""
 
 
-def _time(value: Any) -> str | None:
-    return value if isinstance(value, str) and value and value != _ZERO_TIME else None
+def provisioned_stop_timeout(labels: dict[str, str]) -> int:
+    """``StopTimeout`` of the Properties a container was provisioned with (its label)."""
+    try:
+        plain = msgspec.json.decode(labels.get(PROPERTIES, "null"))
+    except msgspec.DecodeError:
+        return DEFAULT_STOP_TIMEOUT
+    value = plain.get("StopTimeout") if isinstance(plain, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_STOP_TIMEOUT
 
 
-def describe_view(shown: dict[str, Any], state: str | None = None) -> msgspec.Raw:
-    """The reported Properties of an inspected container; ``state`` overrides the engine's
-    (``stopping`` while a Destroy runs)."""
-    engine_state = shown.get("State") or {}
-    config = shown.get("Config") or {}
-    labels = config.get("Labels") or {}
-    networks = (shown.get("NetworkSettings") or {}).get("Networks") or {}
-    status = str(engine_state.get("Status", "unknown"))
-    exit_code = engine_state.get("ExitCode") if status in ("exited", "dead") else None
+def _created(value: Any) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        return None
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_view(listed: dict[str, Any]) -> msgspec.Raw:
+    """The reported Properties of a container, from its document in the engine's list
+    (``GET /containers/json``): ``name``, ``state`` (the engine's: running, exited, ...),
+    ``status`` (the engine's words, ``Up 5 minutes``), ``exit_code`` (once exited),
+    ``image``, ``ip_addresses`` by network, ``created`` (RFC 3339, UTC, to the second) and
+    ``properties`` (the Properties it was provisioned with)."""
+    labels = listed.get("Labels") or {}
+    networks = (listed.get("NetworkSettings") or {}).get("Networks") or {}
+    status = str(listed.get("Status") or "")
+    exited = _EXITED.match(status)
+    names = listed.get("Names") or [""]
     view = _View(
-        name=str(shown.get("Name", "")).lstrip("/"),
-        state=state or status,
-        exit_code=exit_code,
-        image=str(config.get("Image", "")),
+        name=str(names[0]).lstrip("/"),
+        state=str(listed.get("State") or "unknown"),
+        status=status,
+        exit_code=int(exited.group(1)) if exited else None,
+        image=str(listed.get("Image", "")),
         ip_addresses={
             name: str(net.get("IPAddress"))
             for name, net in networks.items()
             if net and net.get("IPAddress")
         },
-        started_at=_time(engine_state.get("StartedAt")),
-        finished_at=_time(engine_state.get("FinishedAt")),
+        created=_created(listed.get("Created")),
         properties=msgspec.Raw(labels.get(PROPERTIES, "null").encode()),
     )
     return msgspec.Raw(_ENCODER.encode(view))

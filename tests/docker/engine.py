@@ -144,9 +144,15 @@ def _wait_ready(engine: Engine) -> None:
     raise EngineUnavailable(f"dockerd did not answer within {_START_SECONDS:g}s: {engine.log()}")
 
 
+DEFAULT_CMD = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
+"""The test image's own command: runs until SIGTERM (Properties without ``Cmd`` run it)."""
+
+
 def import_image(engine: Engine) -> None:
-    """``docker import`` of the busybox root filesystem, as :data:`IMAGE`."""
-    query = f"fromSrc=-&repo={quote(IMAGE_REPOSITORY)}&tag=latest"
+    """``docker import`` of the busybox root filesystem, as :data:`IMAGE`, with
+    :data:`DEFAULT_CMD` as its command."""
+    change = quote(f"CMD {json.dumps(DEFAULT_CMD)}")
+    query = f"fromSrc=-&repo={quote(IMAGE_REPOSITORY)}&tag=latest&changes={change}"
     tar = _rootfs_tar()
     status, body = engine.request("POST", f"/images/create?{query}", tar, 120, "application/x-tar")
     if status != 200 or b'"error"' in body:
@@ -190,11 +196,47 @@ def _stop(engine: Engine) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    # A dockerd killed before it stopped its containerd leaves it behind: stop that one too.
+    _kill_containerd(engine)
+    _remove_bridges(networks)
+
+
+def _start_dockerd(root: Path) -> subprocess.Popen[bytes]:
+    with open(root / "dockerd.log", "ab") as log:
+        return subprocess.Popen(
+            [
+                "dockerd",
+                f"--host=unix://{root / 'd.sock'}",
+                f"--data-root={root / 'data'}",
+                f"--exec-root={root / 'x'}",
+                f"--pidfile={root / 'd.pid'}",
+                "--storage-driver=vfs",
+                "--iptables=false",
+                "--bridge=none",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _kill_containerd(engine: Engine) -> None:
+    """A dockerd killed before it stopped its containerd leaves it behind: stop that one too."""
     pid_file = engine.root / "x" / "containerd" / "containerd.pid"
     with contextlib.suppress(OSError, ValueError):
         os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
-    _remove_bridges(networks)
+
+
+def kill_and_restart(engine: Engine) -> None:
+    """``kill -9`` of dockerd (and its containerd), then dockerd again on the same directory;
+    returns once it answers."""
+    engine.process.kill()
+    engine.process.wait()
+    _kill_containerd(engine)
+    # its pid may linger (a zombie nobody reaps here): without the file dockerd starts another
+    (engine.root / "x" / "containerd" / "containerd.pid").unlink(missing_ok=True)
+    engine.process = _start_dockerd(engine.root)
+    _wait_ready(engine)
 
 
 @contextlib.contextmanager
@@ -205,24 +247,7 @@ def private_engine() -> Iterator[Engine]:
         raise EngineUnavailable(reason)
     root = Path(tempfile.mkdtemp(prefix="irpc-dk-", dir="/tmp"))
     try:
-        with open(root / "dockerd.log", "wb") as log:
-            process = subprocess.Popen(
-                [
-                    "dockerd",
-                    f"--host=unix://{root / 'd.sock'}",
-                    f"--data-root={root / 'data'}",
-                    f"--exec-root={root / 'x'}",
-                    f"--pidfile={root / 'd.pid'}",
-                    "--storage-driver=vfs",
-                    "--iptables=false",
-                    "--bridge=none",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        engine = Engine(root, process)
+        engine = Engine(root, _start_dockerd(root))
         try:
             _wait_ready(engine)
             import_image(engine)

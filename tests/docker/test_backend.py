@@ -12,7 +12,7 @@ import pytest
 
 from instance_rpc import ROLLING_UPDATE, TERMINATION, Attachment, Spec, load_properties
 from instance_rpc.errors import InstanceNotFound, InvalidProperties, PluginError
-from instance_rpc_plugins.docker import STOPPING, DockerPlugin
+from instance_rpc_plugins.docker import DockerPlugin
 from instance_rpc_plugins.docker._labels import LOGICAL_ID, OWNER, PROPERTIES, SPEC
 from tests.daemon import eventually
 from tests.docker.conftest import SERVICE, props
@@ -27,6 +27,15 @@ async def labels_of(docker: Any, container_id: str) -> dict[str, str]:
 async def exists(docker: Any, container_id: str) -> bool:
     found = await docker.containers.list(all=True, filters={"id": [container_id]})
     return bool(found)
+
+
+async def gone(docker: Any, container_id: str, timeout: float = 15.0) -> None:
+    """Until the engine no longer has the container (a Destroy finishes in the background)."""
+
+    async def absent() -> bool:
+        return not await exists(docker, container_id)
+
+    await eventually(absent, timeout, f"container {container_id[:12]} removed")
 
 
 async def test_provision_creates_a_running_container_labelled_and_named(
@@ -53,7 +62,8 @@ async def test_provision_creates_a_running_container_labelled_and_named(
     assert view["state"] == "running"
     assert view["image"] == engine.image
     assert view["name"] == "web-1"
-    assert view["started_at"] is not None
+    assert view["created"].endswith("Z")
+    assert view["status"].startswith("Up")
     assert view["exit_code"] is None
     assert view["properties"] == properties
 
@@ -71,19 +81,33 @@ async def test_init_runs_through_sh_unless_cmd_is_set(plugin: DockerPlugin, engi
     [d] = await plugin.describe_instances({"k": "init"}, properties=True)
     view = load_properties(d.properties)
     assert view["exit_code"] == 3
-    assert view["finished_at"] is not None
+    assert view["status"].startswith("Exited (3)")
     await plugin.destroy(instance, TERMINATION)
 
 
-async def test_init_is_ignored_when_properties_set_cmd(
-    plugin: DockerPlugin, engine: Engine, docker: Any
+async def test_init_with_cmd_runs_in_the_started_container_through_exec(
+    plugin: DockerPlugin, engine: Engine, docker: Any, owner: str
 ) -> None:
-    instance = await plugin.provision(Spec(properties=props(engine), init="exit 7"))
+    init = 'echo ready > /tmp/init-ran\necho "$0" >> /tmp/init-ran\n'
+    instance = await plugin.provision(Spec(properties=props(engine), init=init))
     shown = await docker.containers.container(instance).show()
-    assert shown["Config"]["Cmd"] == SERVICE
-    init = await plugin.provision(Spec(properties={"Config": {"Image": engine.image}}, init="x"))
-    shown = await docker.containers.container(init).show()
-    assert shown["Config"]["Cmd"] == ["/bin/sh", "-c", "x"]
+    assert shown["Config"]["Cmd"] == SERVICE  # the Properties' Cmd is the container's command
+    assert shown["State"]["Status"] == "running"
+    with await docker.containers.container(instance).get_archive("/tmp/init-ran") as tar:
+        member = tar.extractfile("init-ran")
+        assert member is not None
+        assert member.read() == b"ready\n/bin/sh\n"  # Init ran, as /bin/sh -c
+
+
+async def test_init_failing_with_cmd_fails_the_provision_and_removes_the_container(
+    plugin: DockerPlugin, engine: Engine, docker: Any, owner: str
+) -> None:
+    spec = Spec(properties=props(engine), init="echo set-up; exit 7", logical_id="init-7")
+    with pytest.raises(PluginError, match="Init exited with status 7"):
+        await plugin.provision(spec)
+    listed = await docker.containers.list(all=True, filters={"label": [f"{OWNER}={owner}"]})
+    assert listed == []
+    assert await plugin.describe_instances({}) == []
 
 
 async def test_describe_never_lists_containers_that_are_not_ours(
@@ -123,7 +147,12 @@ async def test_label_is_an_overlay_that_survives_a_restart(
         assert await again.describe_instances({"c": "old"}) == []
         assert [d.id for d in await again.describe_instances({"c": "new"})] == [instance]
         await again.destroy(instance, TERMINATION)
-        assert list((tmp_path / "state").glob("*.json")) == []
+        await gone(docker, instance)
+
+        async def forgotten() -> bool:
+            return list((tmp_path / "state").glob("*.json")) == []
+
+        await eventually(forgotten, what="the overlay forgotten")
     finally:
         await again.aclose()
 
@@ -136,7 +165,7 @@ async def test_destroy_stops_and_removes_with_anonymous_volumes(
     [mount] = (await docker.containers.container(instance).show())["Mounts"]
     volume = mount["Name"]
     await plugin.destroy(instance, ROLLING_UPDATE)
-    assert not await exists(docker, instance)
+    await gone(docker, instance)
     names = {v["Name"] for v in (await docker.volumes.list())["Volumes"] or []}
     assert volume not in names
     with pytest.raises(InstanceNotFound):
@@ -162,7 +191,8 @@ async def test_stop_timeout_then_sigkill(plugin: DockerPlugin, engine: Engine, d
     shown = await docker.containers.container(instance).show()
     assert shown["Config"]["StopTimeout"] == 1
     await plugin.destroy(instance, TERMINATION)
-    assert not await exists(docker, instance)
+    assert await exists(docker, instance)  # the graceful stop goes on in the background
+    await gone(docker, instance)
 
 
 async def test_concurrent_provisions_of_one_logical_id_make_one_container(
@@ -178,23 +208,21 @@ async def test_concurrent_provisions_of_one_logical_id_make_one_container(
 async def test_a_provision_during_a_destroy_waits_and_makes_a_new_container(
     plugin: DockerPlugin, engine: Engine, docker: Any
 ) -> None:
-    # ignores SIGTERM: Destroy takes StopTimeout (2 s) before SIGKILL
+    # ignores SIGTERM: the destroy takes StopTimeout (2 s) before SIGKILL
     properties = {"Config": {"Image": engine.image, "Cmd": ["sleep", "300"]}, "StopTimeout": 2}
     spec = Spec(properties=properties, logical_id="mgr1", tags={"role": "mgr"})
     old = await plugin.provision(spec)
-    destroying = asyncio.create_task(plugin.destroy(old, ROLLING_UPDATE))
-
-    async def stopping() -> bool:
-        found = await plugin.describe_instances({"role": "mgr"}, properties=True)
-        return [load_properties(d.properties)["state"] for d in found] == [STOPPING]
-
-    await eventually(stopping, what="the dying container described as stopping")
+    began = asyncio.get_running_loop().time()
+    await plugin.destroy(old, ROLLING_UPDATE)
+    assert asyncio.get_running_loop().time() - began < 1.5  # answered before the grace ran out
+    assert await plugin.describe_instances({"role": "mgr"}) == []  # committed: not described
+    await plugin.destroy(old, ROLLING_UPDATE)  # a second Destroy joins
     new = await plugin.provision(spec)
-    assert destroying.done()  # the Provision waited for the Destroy
-    await destroying
+    assert not await exists(docker, old)  # the Provision waited for the old one's removal
     assert new != old
-    assert not await exists(docker, old)
     assert [d.id for d in await plugin.describe_instances({"role": "mgr"})] == [new]
+    with pytest.raises(InstanceNotFound):
+        await plugin.destroy(old, ROLLING_UPDATE)
 
 
 async def test_a_name_taken_by_another_plugin_is_an_error(
@@ -277,5 +305,6 @@ async def test_attachments_and_network_attachments(
     back = await (await docker.networks.get("irpc-back")).show()
     assert (back["Driver"], back["Internal"]) == ("bridge", True)
     await plugin.destroy(instance, TERMINATION)
+    await gone(docker, instance)
     for name in ("irpc-back", "irpc-front"):
         await (await docker.networks.get(name)).delete()  # no endpoint of the container is left

@@ -92,6 +92,7 @@ async def test_containers_made_before_creation_tokens_stay_ours(
     """A container labelled as the backend labelled them before the token (no image owner)."""
     config = {"Image": engine.image, "Cmd": SERVICE, "Labels": {OWNER: owner, "old": "1"}}
     older = await docker.containers.create(config)
+    await older.start()  # as the backend started it (a container left created is no instance)
     assert [d.id for d in await plugin.describe_instances({"old": "1"})] == [older.id]
     await plugin.destroy(older.id, TERMINATION)
     assert await plugin.describe_instances({}) == []
