@@ -124,6 +124,17 @@ def running_daemon(
         daemon.close()
 
 
+async def destroy_finished(state: Path, instance_id: str, timeout: float = 30.0) -> None:
+    """Wait until a daemon of the process backend on ``state`` has finished the Destroy it
+    answered (its record is gone): stopping the daemon before that leaves the stop to the next
+    daemon on ``state``."""
+
+    async def gone() -> bool:
+        return not (state / f"{instance_id}.json").exists()
+
+    await eventually(gone, timeout, what=f"the Destroy of {instance_id} finished")
+
+
 async def eventually(
     condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
 ) -> None:

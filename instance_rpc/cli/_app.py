@@ -12,15 +12,26 @@ import click
 
 from .._version import __version__
 
-__all__ = ["LOG_LEVELS", "fail", "main"]
+__all__ = ["EXIT_OUTCOME_UNKNOWN", "LOG_LEVELS", "fail", "main", "outcome_unknown"]
 
 LOG_LEVELS = ["debug", "info", "warning", "error"]
+
+EXIT_OUTCOME_UNKNOWN = 3
+"""Exit status of a call whose outcome is unknown: no answer within ``--timeout``, or the
+connection broke after the plugin may have read the request. The plugin may still complete
+it: look (``describe``) before repeating a call that is not safe to repeat."""
 
 
 def fail(message: str) -> NoReturn:
     """End the command with one readable line on stderr and exit status 1."""
     click.echo(f"instance-rpc: {message}", err=True)
     sys.exit(1)
+
+
+def outcome_unknown(message: str) -> NoReturn:
+    """End the command with one line on stderr and :data:`EXIT_OUTCOME_UNKNOWN`."""
+    click.echo(f"instance-rpc: {message}", err=True)
+    sys.exit(EXIT_OUTCOME_UNKNOWN)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

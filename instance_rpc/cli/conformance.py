@@ -36,7 +36,8 @@ def _read_json(option: str, path: str | None) -> msgspec.Raw | None:
     "--properties",
     "properties_file",
     metavar="FILE",
-    help="JSON file: the Properties to provision with (default {}).",
+    help="JSON file: the Properties to provision with (default: the example Properties the "
+    "plugin declares for the type in /info/api.json, else {}).",
 )
 @click.option(
     "--bad-properties",

@@ -5,10 +5,18 @@ from __future__ import annotations
 import click
 
 from ..client import PluginClient
-from ..errors import RPCError
+from ..errors import InstanceRPCError, RPCError
 from ..types import ROLLING_UPDATE, TERMINATION
-from ._app import fail, main
-from ._common import NAME_HELP, call_plugin, help_with
+from ._app import fail, main, outcome_unknown
+from ._common import (
+    DEFAULT_DESTROY_TIMEOUT,
+    NAME_HELP,
+    TIMEOUT_HELP,
+    call_plugin,
+    help_with,
+    is_outcome_unknown,
+    outcome_line,
+)
 from ._tls import TLS_HELP, tls_options
 
 __all__ = ["destroy"]
@@ -26,13 +34,23 @@ _REASONS = {context.reason: context for context in (TERMINATION, ROLLING_UPDATE)
     show_default=True,
     help="Why, as the plugin is told: for good, or to be replaced by a new version.",
 )
-@help_with(NAME_HELP, TLS_HELP)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_DESTROY_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for each Destroy's answer; then its outcome is unknown (status 3).",
+)
+@help_with(TIMEOUT_HELP, NAME_HELP, TLS_HELP)
 @tls_options
-def destroy(name: str, instances: tuple[str, ...], reason: str) -> None:
+def destroy(name: str, instances: tuple[str, ...], reason: str, timeout: float) -> None:
     """Destroy instances; print each ID destroyed.
 
     Destroys the instances ID... of plugin NAME. Every ID is tried; one the plugin refuses is
-    reported on stderr and the exit status is 1.
+    reported on stderr and the exit status is 1; one without an answer in time is reported as
+    unknown and, if none was refused, the exit status is 3. A Destroy may be repeated: once
+    it took effect, a repeat answers instance not found.
 
     \b
     Examples:
@@ -41,19 +59,27 @@ def destroy(name: str, instances: tuple[str, ...], reason: str) -> None:
     """
     context = _REASONS[reason]
 
-    async def destroy_each(client: PluginClient) -> list[str]:
-        failures = []
+    async def destroy_each(client: PluginClient) -> tuple[list[str], list[str]]:
+        failures: list[str] = []
+        unknown: list[str] = []
         for instance in instances:
             try:
                 await client.destroy(instance, context)
             except RPCError as exc:  # the plugin refused this one; the others may still go
                 failures.append(f"{name}: destroy {instance}: {exc.message}")
+            except InstanceRPCError as exc:
+                if not is_outcome_unknown(exc):
+                    raise
+                unknown.append(outcome_line(name, f"destroy {instance}", exc))
             else:
                 click.echo(instance)
-        return failures
+        return failures, unknown
 
-    failures = call_plugin(name, destroy_each)
+    failures, unknown = call_plugin(name, destroy_each, what="destroy", timeout=timeout)
+    lines = unknown + failures
+    for line in lines[:-1]:
+        click.echo(f"instance-rpc: {line}", err=True)
     if failures:
-        for line in failures[:-1]:
-            click.echo(f"instance-rpc: {line}", err=True)
-        fail(failures[-1])
+        fail(lines[-1])
+    if unknown:
+        outcome_unknown(lines[-1])

@@ -6,7 +6,15 @@ import click
 
 from ..specfile import SpecFileError, parse_spec
 from ._app import fail, main
-from ._common import NAME_HELP, SPEC_HELP, call_plugin, help_with, read_input
+from ._common import (
+    DEFAULT_PROVISION_TIMEOUT,
+    NAME_HELP,
+    SPEC_HELP,
+    TIMEOUT_HELP,
+    call_plugin,
+    help_with,
+    read_input,
+)
 from ._tls import TLS_HELP, tls_options
 
 __all__ = ["provision"]
@@ -15,9 +23,17 @@ __all__ = ["provision"]
 @main.command()
 @click.argument("name")
 @click.argument("file", metavar="FILE|-")
-@help_with(SPEC_HELP, NAME_HELP, TLS_HELP)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_PROVISION_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the plugin's answer; then the outcome is unknown (status 3).",
+)
+@help_with(SPEC_HELP, TIMEOUT_HELP, NAME_HELP, TLS_HELP)
 @tls_options
-def provision(name: str, file: str) -> None:
+def provision(name: str, file: str, timeout: float) -> None:
     """Create an instance from a spec; print its ID.
 
     Asks plugin NAME to provision the spec in FILE (- reads standard input) and prints
@@ -34,7 +50,9 @@ def provision(name: str, file: str) -> None:
         spec = parse_spec(read_input(file), source=source)
     except SpecFileError as exc:
         fail(str(exc))
-    instance_id = call_plugin(name, lambda client: client.provision(spec))
+    instance_id = call_plugin(
+        name, lambda client: client.provision(spec), what="provision", provision_timeout=timeout
+    )
     if instance_id is None:
         click.echo("provisioned; the plugin returned no ID", err=True)
     else:

@@ -1,7 +1,8 @@
 """The HTTP app: what each request to the daemon gets, on any listener (:class:`AppHandler`).
 
 - ``POST`` to any path: a JSON-RPC 2.0 request or batch (Go clients post to ``/``).
-- ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec, and
+- ``GET`` / ``HEAD`` of a document (:func:`documents`): ``/info/api.json``, the plugin's spec,
+  ``/info/functions.json``, the Go template functions it exports (none: ``{}``), and
   ``/metrics``, Prometheus metrics (see :mod:`instance_rpc.metrics`) unless turned off.
 - Any other method, or ``GET`` / ``HEAD`` of a path that is no document: ``405`` with an
   ``Allow`` header naming what the path takes (RFC 9110 section 15.5.6), and a JSON-RPC error body.
@@ -35,6 +36,7 @@ from .streamed_response import SMALL_ANSWER, send_large, send_streamed
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
     "DEFAULT_MAX_BODY",
+    "FUNCTIONS_PATH",
     "INFO_PATH",
     "AppHandler",
     "create_app",
@@ -51,6 +53,11 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 _JSON = "application/json"
 INFO_PATH = "/info/api.json"
+FUNCTIONS_PATH = "/info/functions.json"
+"""InfraKit's template functions document (``info template`` of its CLI reads it): a JSON object
+whose members are lists of ``{Name, Description, Func, Usage}``. We export no Go template
+functions, so it is ``{}``, which both generations of InfraKit's CLI decode."""
+_NO_FUNCTIONS = b"{}"
 
 ACCEPTED_CONTENT_TYPES = frozenset(
     {"application/json", "application/json-rpc", "application/jsonrequest"}
@@ -82,7 +89,10 @@ def documents(
     ``metrics``, when given, is served at ``/metrics``.
     """
     info_body = with_warnings(service.info_bytes(), info_warnings or [])
-    served: dict[str, Callable[[], web.Response]] = {INFO_PATH: lambda: _json_response(info_body)}
+    served: dict[str, Callable[[], web.Response]] = {
+        INFO_PATH: lambda: _json_response(info_body),
+        FUNCTIONS_PATH: lambda: _json_response(_NO_FUNCTIONS),
+    }
     if metrics is not None:
         served[METRICS_PATH] = metrics.response
     return served

@@ -4,6 +4,10 @@
 per second, latency percentiles and failures. Instances it provisions are tagged with
 :data:`BENCH_TAG` and a run token, and destroyed when it ends (unless told to keep them), so a
 run against a real plugin cleans up after itself.
+
+A call is timed until it answers. A backend whose Destroy answers once the Destroy is committed
+(the process and docker backends: the graceful stop finishes in the background) is measured at
+the rate it commits Destroys, not the rate its instances stop.
 """
 
 from __future__ import annotations

@@ -45,7 +45,13 @@ async def _run(target: Target, checks: list[str], options: dict[str, Any]) -> Co
         return await run_conformance(target, checks=checks, **options)
     with tempfile.TemporaryDirectory(prefix="irpc-") as directory:
         async with running_server(target, Path(directory) / "plugin.sock") as socket_path:
-            return await run_conformance(socket_path, checks=checks, **options)
+            report = await run_conformance(socket_path, checks=checks, **options)
+    # A backend that finishes Destroys in the background (the process backend) finishes them
+    # on this loop, which ends with this run: let them, or what they stop would be left running.
+    finished = getattr(target, "destroys_finished", None)
+    if callable(finished):
+        await finished()
+    return report
 
 
 def run_checks(

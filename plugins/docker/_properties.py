@@ -89,20 +89,24 @@ class DockerProperties(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
 EXAMPLE_PROPERTIES: dict[str, Any] = {
     "Config": {
         "Image": "busybox:latest",
+        # The Spec's Init is the container's command (``/bin/sh -c INIT``); without one the
+        # container runs until it is stopped.
+        "Entrypoint": [
+            "/bin/sh",
+            "-c",
+            'test $# -gt 0 && exec "$@"; trap "exit 0" TERM; sleep 2147483647 & wait',
+            "sh",
+        ],
         "Env": ["PORT=8080"],
         "WorkingDir": "/",
     },
-    "HostConfig": {
-        "Memory": 67108864,
-        "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3},
-        "NetworkMode": "bridge",
-    },
-    "NetworkAttachments": [{"Name": "backend", "Driver": "bridge"}],
+    "HostConfig": {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}},
     "Tags": {"tier": "web"},
     "Pull": "missing",
     "StopTimeout": 5,
 }
-"""A complete example (InfraKit's ``ExampleProperties``)."""
+"""An example (InfraKit's ``ExampleProperties``) that runs on any engine that has (or can pull)
+``busybox:latest``, networks or not: ``instance-rpc conformance`` provisions with it."""
 
 _DECODER = msgspec.json.Decoder(DockerProperties)
 

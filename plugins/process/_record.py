@@ -17,6 +17,7 @@ __all__ = ["DESTROYING", "EXITED", "RUNNING", "ProcessRecord", "describe_view"]
 RUNNING = "running"
 EXITED = "exited"
 DESTROYING = "destroying"
+"""Reported by no description any more: an instance being destroyed is not described."""
 
 
 class ProcessRecord(Record, kw_only=True):
@@ -66,8 +67,6 @@ def describe_view(
     state = record.State
     if state == RUNNING and watched_pid is None and not is_running(record.identity):
         state = EXITED
-    if record.destroying:
-        state = DESTROYING
     members = snapshot.members(record.group)
     reap(members, skip=watched_pid)
     view = _View(

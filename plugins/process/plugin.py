@@ -15,14 +15,16 @@
   ``env`` is added to the minimal set; ``stop_grace_seconds`` (default 10) is how long
   Destroy waits after SIGTERM before it sends SIGKILL.
 - DescribeInstances with properties reports ``pid``, ``state`` (``running`` or ``exited``: the
-  Init shell; ``destroying`` once a Destroy began), ``exit_code`` (negative: the signal that ended
-  it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes`` (the pids of the
-  instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its cgroup's directory,
-  ``null`` without one), ``cgroups_v1`` (its cgroup v1 directories, one per ceiling kept on
-  v1) and the ``properties`` provisioned with, byte for byte.
-- Destroy sends SIGTERM to every process of the instance, SIGKILL to those left after the grace
-  period, and returns once none is left; the Init shell need not run any more. The ``Context``
-  reason goes to the record (while destroying) and to the log.
+  Init shell; an instance being destroyed is not described), ``exit_code`` (negative: the
+  signal that ended it; ``null`` when unknown), ``started_at``, ``ended_at``, ``processes``
+  (the pids of the instance's live processes, see ``plugins/_members.py``), ``cgroup`` (its
+  cgroup's directory, ``null`` without one), ``cgroups_v1`` (its cgroup v1 directories, one
+  per ceiling kept on v1) and the ``properties`` provisioned with, byte for byte.
+- Destroy answers once committed: the record marked destroying (the ``Context`` reason) on disk;
+  the instance is then no longer described. In the background it sends SIGTERM to every process
+  of the instance, SIGKILL to those left after the grace period, and removes the record and log
+  once none is left (the Init shell need not run any more). A daemon started on the directory
+  resumes the Destroys left unfinished (:meth:`ProcessPlugin.astart`, or the first call).
 - The inventory lives in ``dir`` (a :class:`~plugins._inventory.Inventory`). A daemon started on
   it re-adopts the processes still running, recognised by pid *and* start time (a recycled pid
   is never taken for the instance), and marks the others exited. Stopping the daemon leaves the
@@ -30,7 +32,7 @@
   descendants, so orphaned processes of its instances are re-parented to it and reaped.
 - An instance lives until it is destroyed, whether or not its process still runs: Provision with
   the ``LogicalID`` of a live instance returns that instance's ID; one of a destroying instance
-  waits for the Destroy and creates a new one.
+  waits for the Destroy to finish and creates a new one.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ class ProcessPlugin:
         """Log which recorded processes still run; describe re-checks them every time."""
         for record in self._inventory.records():
             if record.destroying:
-                logger.warning("the Destroy of %s was interrupted: Destroy it again", record.ID)
+                logger.warning("the Destroy of %s was interrupted: it resumes", record.ID)
             elif record.State == RUNNING:
                 if is_running(record.identity):
                     logger.info("re-adopted %s (pid %d)", record.ID, record.Pid)
@@ -161,6 +163,7 @@ class ProcessPlugin:
         parse_settings(properties)
 
     async def provision(self, spec: Spec) -> str:
+        self._inventory.resume()
         settings = parse_settings(spec.properties)
 
         async def start(instance_id: str) -> ProcessRecord:
@@ -206,17 +209,38 @@ class ProcessPlugin:
             )
 
     async def label(self, instance: str, labels: Mapping[str, str]) -> None:
+        self._inventory.resume()
         await self._inventory.merge_tags(instance, labels)
 
     async def destroy(self, instance: str, context: Context) -> None:
+        """Commit the Destroy (the record marked destroying, on disk) and return; the graceful
+        stop (:meth:`_stop`) finishes in the background. Joins one under way; ``instance not
+        found`` once it has finished."""
+        self._inventory.resume()
         logger.info("destroying %r, reason: %r", instance, context.reason)
         await self._inventory.destroy(instance, context.reason)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._log_path(instance))
+
+    async def astart(self) -> None:
+        """Resume the Destroys a daemon stop interrupted (the daemon calls it on its loop)."""
+        self._inventory.resume()
+
+    async def aclose(self) -> None:
+        """Cancel the Destroys under way: they stay committed, and resume at the next start."""
+        await self._inventory.aclose()
+
+    async def destroys_finished(self) -> None:
+        """Return once no Destroy is under way in the background (for tests and benchmarks)."""
+        await self._inventory.destroys_finished()
 
     async def _stop(self, record: ProcessRecord) -> None:
         """SIGTERM every process of the instance, SIGKILL what is left after the grace period;
-        return once none is left (or warn, naming the survivors)."""
+        return once none is left (or warn, naming the survivors); then remove its log."""
+        await self._stop_processes(record)
+        logger.info("destroyed %s", record.ID)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._log_path(record.ID))
+
+    async def _stop_processes(self, record: ProcessRecord) -> None:
         group, child = record.group, self._children.get(record.ID)
         await stop_members(record.ID, group, child, record.StopGraceSeconds)
         await asyncio.to_thread(self._report_strays)
@@ -245,6 +269,7 @@ class ProcessPlugin:
     async def describe_instances(
         self, tags: Mapping[str, str] | None, properties: bool = False
     ) -> list[Description]:
+        self._inventory.resume()
         records = self._inventory.matching(tags)
         if not properties:
             return [record.describe(None) for record in records]

@@ -13,18 +13,20 @@ A tag index (``plugins/store/tag_index.py``) and a LogicalID index are kept in s
 an idempotent Provision cost what they find, not what the inventory holds.
 
 Lifecycle: a record is created by :meth:`Inventory.create` and removed by
-:meth:`Inventory.destroy`. A backend whose Destroy takes time (it passes ``stop``) first marks
-the record destroying (``DestroyReason``, written to disk), stops the instance without holding
-the lock, then removes the record. A destroying instance is never handed out by an idempotent
-Provision: one with its ``LogicalID`` waits for the Destroy and then creates a new instance, and
-one that finds a Destroy interrupted by a daemon stop finishes it first. A second Destroy of a
-destroying instance waits for the first and succeeds with it.
+:meth:`Inventory.destroy`. A backend whose Destroy takes time (it passes ``stop``) has the
+Destroy answer once it is committed: the record is marked destroying (``DestroyReason``,
+written to disk, durably); from then on the instance is no longer described, counted or
+labelled. Stopping it and removing its record finish in the background
+(``plugins/store/background.py``, retried until they succeed), and :meth:`Inventory.resume`
+restarts those a daemon stop interrupted. A destroying instance is never handed out by an
+idempotent Provision: one with its ``LogicalID`` waits for the Destroy to finish and then
+creates a new instance. A Destroy of a destroying instance succeeds at once (it joins the one
+under way); once the record is gone, Destroy is ``instance not found``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -35,6 +37,7 @@ import msgspec
 
 from instance_rpc.errors import InstanceNotFound
 
+from .background import BackgroundDestroys
 from .documents import DocumentStore, check_instance_id
 from .encoded import descriptions_array, encode_description, encode_head
 from .random_ids import RandomHex
@@ -64,7 +67,9 @@ class Inventory(Generic[R]):
     ) -> None:
         self._stop = stop
         self._random = RandomHex()
-        self._dying: dict[str, asyncio.Event] = {}
+        self._dying = BackgroundDestroys()
+        self._destroying: set[str] = set()  # IDs of cached records marked destroying
+        self._resumed = False
         self._store = DocumentStore(directory)
         self._writes = WriteQueue(self._store)
         self._encoder = msgspec.json.Encoder()
@@ -89,7 +94,27 @@ class Inventory(Generic[R]):
     def close(self) -> None:
         self._store.close()
 
+    def resume(self) -> None:
+        """Start, in the background, the Destroys committed but not finished (a daemon stop
+        interrupted them). Call it on the event loop; only the first call does anything."""
+        if self._resumed:
+            return
+        self._resumed = True
+        for instance_id in sorted(self._destroying):
+            record = self._records[instance_id]
+            logger.info("resuming the Destroy of %s", instance_id)
+            self._finish(record)
+
+    async def aclose(self) -> None:
+        """Cancel the Destroys under way (their records stay destroying: :meth:`resume`)."""
+        await self._dying.aclose()
+
+    async def destroys_finished(self) -> None:
+        """Return once no Destroy is under way in the background."""
+        await self._dying.wait_all()
+
     def records(self) -> list[R]:
+        """Every record, those being destroyed included."""
         return list(self._records.values())
 
     def get(self, instance_id: str) -> R:
@@ -104,7 +129,8 @@ class Inventory(Generic[R]):
         return instance_id in self._records
 
     def __len__(self) -> int:
-        return len(self._records)
+        """The instances not being destroyed."""
+        return len(self._records) - len(self._destroying)
 
     def _with_logical_id(self, logical_id: str) -> tuple[R | None, R | None]:
         """The live record with ``logical_id``, and one being destroyed."""
@@ -112,7 +138,7 @@ class Inventory(Generic[R]):
         dying: R | None = None
         for record in map(self._records.__getitem__, self._by_logical_id.get(logical_id, ())):
             if record.LogicalID == logical_id:
-                if record.destroying or record.ID in self._dying:
+                if record.destroying:
                     dying = record
                 else:
                     live = record
@@ -147,11 +173,12 @@ class Inventory(Generic[R]):
                     if logical_id is not None:
                         self._creating_logical_id[logical_id] = instance_id
                     break
+                if dying is not None:
+                    finished = self._finish(dying)
             if creating is not None:
                 await creating.wait()  # then its instance is live, or its write failed
             elif dying is not None:
-                with contextlib.suppress(InstanceNotFound):
-                    await self.destroy(dying.ID, dying.DestroyReason or "")
+                await finished.wait()
         try:
             await self.put(record)  # without the lock: concurrent Provisions share a batch
         finally:
@@ -169,50 +196,65 @@ class Inventory(Generic[R]):
             await creating.wait()
 
     async def destroy(self, instance_id: str, reason: str) -> None:
-        """Destroy: mark the record destroying, ``stop`` the instance, remove the record.
+        """Destroy: without ``stop``, remove the record; with it, commit the Destroy (mark the
+        record destroying, durably) and return, the rest finishing in the background (see the
+        module docstring). A Destroy of a destroying instance returns at once.
 
-        Raises :class:`InstanceNotFound` (or ``InvalidInstanceID``) for an unknown ID. While
-        another Destroy of the same instance runs, waits for it: done if it removed the record,
-        else tries again. Whatever ``stop`` raises leaves the record destroying.
+        Raises :class:`InstanceNotFound` (or ``InvalidInstanceID``) for an unknown ID, or one
+        whose Destroy has finished.
         """
-        while True:
-            async with self.lock:
-                record = self.get(instance_id)
-                running = self._dying.get(instance_id)
-                if running is None:
-                    if self._stop is None:
-                        await self.delete(instance_id)
-                        return
-                    record = msgspec.structs.replace(record, DestroyReason=reason)
-                    await self.put(record)
-                    done = self._dying[instance_id] = asyncio.Event()
-                    break
-            await running.wait()
-            if instance_id not in self._records:
+        async with self.lock:
+            record = self.get(instance_id)
+            if self._stop is None:
+                await self.delete(instance_id)
                 return
-        try:
-            await self._stop(record)
+            if not record.destroying:
+                record = msgspec.structs.replace(record, DestroyReason=reason)
+                await self.put(record)
+            self._finish(record)
+
+    def _finish(self, record: R) -> asyncio.Event:
+        """Start (unless under way) the background end of ``record``'s committed Destroy;
+        the event set once it has finished."""
+        stop, instance_id = self._stop, record.ID
+
+        async def finish() -> None:
+            current = self._records.get(instance_id)
+            if current is None:
+                return
+            if stop is not None:
+                await stop(current)
             async with self.lock:
                 if instance_id in self._records:
                     await self.delete(instance_id)
-        finally:
-            del self._dying[instance_id]
-            done.set()
+
+        return self._dying.start(instance_id, finish)
+
+    async def finished(self, instance_id: str) -> None:
+        """Return once ``instance_id`` is not being destroyed in the background."""
+        record = self._records.get(instance_id)
+        if record is not None and record.destroying:
+            await self._finish(record).wait()
 
     async def merge_tags(self, instance_id: str, labels: Mapping[str, str]) -> None:
-        """Label: merge ``labels`` into the instance's tags, overwriting keys that exist."""
+        """Label: merge ``labels`` into the instance's tags, overwriting keys that exist.
+        Raises :class:`InstanceNotFound` for an instance being destroyed too."""
         async with self.lock:
             record = self.get(instance_id)
+            if record.destroying:
+                raise InstanceNotFound(instance_id)
             tags = {**record.Tags, **labels}
             await self.put(msgspec.structs.replace(record, Tags=tags))
 
     def matching(self, tags: Mapping[str, str] | None) -> list[R]:
-        """The records whose tags include all of ``tags``, by ID."""
+        """The records whose tags include all of ``tags``, by ID; not those being destroyed."""
         if not tags:
-            return sorted(self._records.values(), key=lambda record: record.ID)
+            everything = self._records.values()
+            found = [r for r in everything if not r.destroying] if self._destroying else everything
+            return sorted(found, key=lambda record: record.ID)
         candidates = map(self._records.get, self._index.select(tags))
         return sorted(
-            (r for r in candidates if r is not None and r.matches(tags)),
+            (r for r in candidates if r is not None and not r.destroying and r.matches(tags)),
             key=lambda record: record.ID,
         )
 
@@ -244,6 +286,8 @@ class Inventory(Generic[R]):
     def _cache(self, record: R) -> None:
         self._uncache(record.ID)
         self._records[record.ID] = record
+        if record.destroying:
+            self._destroying.add(record.ID)
         self._index.add(record.ID, record.Tags)
         if record.LogicalID is not None:
             self._by_logical_id.setdefault(record.LogicalID, set()).add(record.ID)
@@ -251,6 +295,7 @@ class Inventory(Generic[R]):
     def _uncache(self, instance_id: str) -> None:
         old = self._records.pop(instance_id, None)
         self._heads.pop(instance_id, None)
+        self._destroying.discard(instance_id)
         if old is None:
             return
         self._index.remove(instance_id, old.Tags)

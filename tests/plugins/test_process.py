@@ -108,6 +108,7 @@ async def test_describe_reports_a_running_process(plugin: ProcessPlugin) -> None
     [plain] = await plugin.describe_instances({"role": "sleeper"})
     assert plain.properties is None
     await plugin.destroy(instance_id, TERMINATION)
+    await plugin.destroys_finished()
     assert not _alive(view["pid"])
 
 
@@ -123,11 +124,15 @@ async def test_destroy_sends_sigkill_after_the_grace_period(
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="instance_rpc_plugins.process"):
         await plugin.destroy(instance_id, ROLLING_UPDATE)
+        answered = time.monotonic() - started
+        assert _alive(pid), "Destroy answered only after the processes were gone"
+        await plugin.destroys_finished()
     took = time.monotonic() - started
-    assert 0.3 <= took < 5, took
+    assert answered < 0.3 <= took < 5, (answered, took)
     assert not _alive(pid)
     assert f"destroying {instance_id!r}" in caplog.text
     assert "reason: 'rolling_update'" in caplog.text
+    assert f"destroyed {instance_id}" in caplog.text
     assert await plugin.describe_instances({}) == []
     assert not (plugin.directory / f"{instance_id}.log").exists()
 
@@ -156,6 +161,7 @@ async def test_destroy_does_not_wait_for_a_process_that_obeys_sigterm(
     pid = (await _view(plugin, instance_id))["pid"]
     started = time.monotonic()
     await plugin.destroy(instance_id, TERMINATION)
+    await plugin.destroys_finished()
     assert time.monotonic() - started < 5
     assert not _alive(pid)
 
@@ -245,6 +251,7 @@ async def test_a_recycled_pid_is_never_taken_for_the_instance(state: Path) -> No
                 view = await _view(plugin, instance_id)
                 assert view["state"] == "exited"
                 await plugin.destroy(instance_id, TERMINATION)
+                await plugin.destroys_finished()
         finally:
             plugin.close()
         assert stranger.poll() is None, "a stranger holding the recorded pid was signalled"
@@ -264,6 +271,7 @@ async def test_a_recorded_process_that_still_runs_is_adopted(state: Path) -> Non
         try:
             assert (await _view(plugin, "proc-orphan"))["state"] == "running"
             await plugin.destroy("proc-orphan", TERMINATION)
+            await plugin.destroys_finished()
         finally:
             plugin.close()
         # stopped, and reaped by the plugin: in this test it is the plugin's process's child
@@ -305,7 +313,11 @@ async def test_a_restarted_daemon_readopts_running_processes() -> None:
                 await client.destroy(survivor, TERMINATION)
                 await client.destroy(victim, TERMINATION)
                 assert await client.describe_instances({}) == []
-        assert not _alive(survivor_pid)
+
+                async def survivor_gone() -> bool:  # Destroy answered; the stop goes on
+                    return not _alive(survivor_pid)
+
+                await eventually(survivor_gone, what="the survivor stopped")
 
 
 async def test_a_process_that_cannot_start_leaves_nothing_behind(

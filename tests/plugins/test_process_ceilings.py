@@ -221,6 +221,7 @@ async def test_a_fork_bomb_stops_at_max_pids(tmp_path: Path) -> None:
         assert isinstance(processes, list)
         assert 0 < len(processes) <= 8
         await plugin.destroy(instance_id, TERMINATION)
+        await plugin.destroys_finished()
         assert not cgroup.exists()  # removed once its processes were gone
 
 
@@ -246,6 +247,7 @@ async def test_an_allocation_beyond_max_memory_is_killed(tmp_path: Path) -> None
         events = "memory.events" if version == 2 else "memory.oom_control"
         assert _counters(cgroup, events)["oom_kill"] >= 1
         await plugin.destroy(instance_id, TERMINATION)
+        await plugin.destroys_finished()
         assert not cgroup.exists()
 
 
@@ -289,6 +291,7 @@ async def test_a_later_daemon_removes_the_v1_cgroups_of_what_it_destroys(tmp_pat
         later = ProcessPlugin(dir=tmp_path, process_cgroup_parent=parent)
         try:
             await later.destroy(running, TERMINATION)
+            await later.destroys_finished()
             assert not kept.exists()
         finally:
             later.close()

@@ -107,6 +107,7 @@ async def test_destroy_ends_what_the_boot_script_left_running(
         instance_id = await plugin.provision(Spec(init=BOOT_SCRIPT))
         session, sleeps = await _background_left_behind(plugin, instance_id)
         await plugin.destroy(instance_id, TERMINATION)
+        await plugin.destroys_finished()
         assert _session_members(session) == [], "background processes outlived Destroy"
         assert _reaped(sleeps), "left as zombies"
     finally:
@@ -137,6 +138,7 @@ async def test_destroy_waits_for_a_large_process_to_finish_exiting(tmp_path: Pat
         pids = (await _view(plugin, instance_id))["processes"]
         assert len(pids) == 1
         await plugin.destroy(instance_id, TERMINATION)
+        await plugin.destroys_finished()
         assert _reaped(pids), "left as a zombie"
     finally:
         _kill(pids)
@@ -163,6 +165,7 @@ async def test_destroy_ends_a_grandchild_in_another_process_group(tmp_path: Path
         await eventually(two_groups, what="a second process group in the session")
         assert (await _view(plugin, instance_id))["processes"] == members
         await plugin.destroy(instance_id, TERMINATION)
+        await plugin.destroys_finished()
         assert _session_members(session) == []
     finally:
         _kill(members)
@@ -188,7 +191,11 @@ async def test_destroy_after_a_daemon_restart_ends_the_orphans(env: dict[str, st
                 async with PluginClient(sock) as client:
                     assert (await _view(client, instance_id))["processes"] == sleeps
                     await client.destroy(instance_id, TERMINATION)
-            assert _session_members(session) == [], "background processes outlived Destroy"
+
+                    async def stopped() -> bool:  # Destroy answered; the stop goes on
+                        return _session_members(session) == []
+
+                    await eventually(stopped, what="the background processes stopped")
         finally:
             _kill(sleeps)
             _reap_our_zombies(sleeps)
@@ -224,6 +231,7 @@ async def test_a_session_whose_leader_is_gone_is_not_taken_for_the_instance(
         try:
             assert (await _view(plugin, "proc-gone"))["processes"] == []
             await plugin.destroy("proc-gone", TERMINATION)
+            await plugin.destroys_finished()
         finally:
             plugin.close()
         assert stranger.poll() is None, "a stranger in the recorded session was signalled"
@@ -249,6 +257,7 @@ async def test_cgroups_are_removed(tmp_path: Path) -> None:
 
         await eventually(exited, what=f"{ended} exiting")
         await plugin.destroy(destroyed, TERMINATION)
+        await plugin.destroys_finished()
         assert not _is_directory(cgroups[0]), "the destroyed instance's cgroup is left"
     finally:
         plugin.close()

@@ -15,7 +15,14 @@ from instance_rpc import TERMINATION, PluginClient, Spec
 from instance_rpc.types import load_properties
 from instance_rpc_plugins.process import _cgroup
 from instance_rpc_plugins.process._user import SAFE_PATH
-from tests.daemon import CLI, eventually, run_cli, running_daemon, short_tmp_dir
+from tests.daemon import (
+    CLI,
+    destroy_finished,
+    eventually,
+    run_cli,
+    running_daemon,
+    short_tmp_dir,
+)
 from tests.tools import as_nobody
 
 _SECRETS = {
@@ -89,6 +96,7 @@ async def test_an_instance_gets_a_clean_environment_never_the_daemons() -> None:
                     environ.pop("PWD", None)  # the shell's own, exported to what it starts
                     assert environ == expected, pid
                 await client.destroy(instance_id, TERMINATION)
+                await destroy_finished(tmp / "state", instance_id)
 
 
 def test_an_unknown_user_or_group_is_refused_at_start_up_in_one_line() -> None:
@@ -163,3 +171,4 @@ async def test_run_as_runs_every_process_of_the_instance_as_that_user() -> None:
                 assert lines[-2:] == ["touch=1", str(nobody.pw_uid)], lines
                 assert not (state / "forged.json").exists()
                 await client.destroy(instance_id, TERMINATION)
+                await destroy_finished(state, instance_id)

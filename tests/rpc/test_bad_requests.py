@@ -233,7 +233,12 @@ async def test_an_oversized_batch_is_refused(sock_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow", "message"),
     [
-        ("GET", "/", "POST", "GET /: no such document (documents: /info/api.json, /metrics)"),
+        (
+            "GET",
+            "/",
+            "POST",
+            "GET /: no such document (documents: /info/api.json, /info/functions.json, /metrics)",
+        ),
         ("GET", "/info/nothing", "POST", "GET /info/nothing: no such document"),
         ("GET", "/info/api.json/", "POST", "no such document"),
         ("PUT", "/", "POST", "method PUT not allowed on /; allowed: POST"),

@@ -115,7 +115,8 @@ async def test_without_metrics_there_is_no_metrics_document(sock_dir: Path) -> N
         async with PluginClient(path) as client:
             assert await client.provision(Spec()) == "inst-1"
     assert status == 405
-    assert b"GET /metrics: no such document (documents: /info/api.json)" in body
+    documents = b"(documents: /info/api.json, /info/functions.json)"
+    assert b"GET /metrics: no such document " + documents in body
 
 
 class Held(MemoryPlugin):

@@ -40,7 +40,10 @@ async def concurrent_provisions(run: Run) -> None:
 
 async def provision_racing_destroy(run: Run) -> None:
     """InfraKit's group controller replacing a pet: Destroy, and Provision its LogicalID again
-    before the Destroy returned. The dying instance must not be handed out."""
+    while the instance stops (it takes a second): before the Destroy answered, or after it
+    answered and while it finishes in the background (a backend with a graceful stop may
+    answer once the Destroy is committed). The dying instance must not be handed out, nor
+    described once the Destroy answered, and one LogicalID gives one instance."""
     check = "race"
     logical_id = run.logical_id(check)
     first = await run.provision(check, logical_id=logical_id, init=SLOW_TO_STOP_INIT)
@@ -50,10 +53,12 @@ async def provision_racing_destroy(run: Run) -> None:
         *(run.provision(check, logical_id=logical_id, init=SLOW_TO_STOP_INIT) for _ in range(2))
     )
     try:
-        again, concurrent = await provisions
-    finally:
         await destroying
         run.live.discard(first)
+        described = {d.id for d in await run.describe(check)}
+        expect(first not in described, f"{first} still described after its Destroy answered")
+    finally:
+        again, concurrent = await provisions
     expect(again != first, f"Provision of {logical_id} during its Destroy returned {first}")
     expect(
         concurrent == again,

@@ -14,7 +14,13 @@ from ...errors import InstanceRPCError, PluginError
 from ...types import TERMINATION, Context, Description, Spec
 from .report import CheckFailed, expect
 
-__all__ = ["CHECK_TAG", "DEFAULT_BAD_PROPERTIES", "DEFAULT_PROPERTIES", "RUN_TAG", "Run"]
+__all__ = [
+    "CHECK_TAG",
+    "DEFAULT_BAD_PROPERTIES",
+    "DEFAULT_PROPERTIES",
+    "RUN_TAG",
+    "Run",
+]
 
 
 RUN_TAG = "instance-rpc.conformance.run"
@@ -24,7 +30,8 @@ CHECK_TAG = "instance-rpc.conformance.check"
 """Tag key naming the check that created an instance."""
 
 DEFAULT_PROPERTIES = msgspec.Raw(b"{}")
-"""Properties the suite provisions with unless told otherwise."""
+"""Properties the suite provisions with unless told otherwise and the plugin declares no
+example Properties for the type (``ExampleProperties`` in ``GET /info/api.json``)."""
 
 DEFAULT_BAD_PROPERTIES = msgspec.Raw(b'["not", "an", "object"]')
 """Properties the suite expects Validate to refuse unless told otherwise."""

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from ...client import PluginClient
+from ...errors import InstanceRPCError
 from ...types import ROLLING_UPDATE, TERMINATION, encode_properties
 from .describe import describe_filters, describe_properties
 from .destroy import destroy_check, unknown_ids
@@ -70,7 +71,8 @@ async def run_conformance(
     """Run the checks (all, or those named) against the plugin at ``target``.
 
     ``target`` is a socket path or a plugin name (``lookup[/type]``); ``type_name`` overrides
-    the type. ``properties`` are what instances are provisioned with (default ``{}``) and
+    the type. ``properties`` are what instances are provisioned with (default: the example
+    Properties the plugin declares for the type in ``GET /info/api.json``, else ``{}``) and
     ``bad_properties`` what Validate must refuse (default a JSON array). ``on_result`` is called
     with each result as it comes. The plugin is left as it was found.
     """
@@ -82,9 +84,10 @@ async def run_conformance(
         target, type_name=type_name, timeout=timeout, provision_timeout=timeout, ssl=ssl
     ) as client:
         report = ConformanceReport(client.address, client.type_name)
+        default = DEFAULT_PROPERTIES if properties is not None else await _declared(client)
         run = Run(
             client,
-            _raw(properties, DEFAULT_PROPERTIES),
+            _raw(properties, default),
             _raw(bad_properties, DEFAULT_BAD_PROPERTIES),
             concurrency,
         )
@@ -101,6 +104,20 @@ async def run_conformance(
         finally:
             await record(CLEANUP, run.cleanup)
     return report
+
+
+async def _declared(client: PluginClient) -> msgspec.Raw:
+    """The example Properties the plugin declares for the client's type, else ``{}`` (also
+    for a plugin without a usable spec document: the handshake check reports that)."""
+    try:
+        info = await client.info()
+    except InstanceRPCError:
+        return DEFAULT_PROPERTIES
+    types = info.Types if isinstance(info.Types, dict) else {}
+    declared = types.get(client.type_name)
+    if declared is None or not isinstance(declared.ExampleProperties, msgspec.Raw):
+        return DEFAULT_PROPERTIES
+    return declared.ExampleProperties
 
 
 async def _timed(name: str, body: Callable[[], Awaitable[None]]) -> CheckResult:
