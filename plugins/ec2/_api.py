@@ -135,28 +135,37 @@ class API:
         method = getattr(ec2, _snake(action))
         attempt = 0
         while True:
-            waited = await asyncio.wait_for(self.buckets.take(action), max(0.0, deadline.left()))
+            try:
+                waited = await asyncio.wait_for(
+                    self.buckets.take(action), max(0.0, deadline.left())
+                )
+            except TimeoutError:
+                raise APIError(
+                    action,
+                    "",
+                    f"the rate limit leaves no room within the {deadline.seconds:g} s deadline",
+                ) from None
             if waited > 1.0:
                 logger.debug("ec2 %s: waited %.1f s for the rate limit", action, waited)
             self.calls[action] += 1
             try:
                 answer: dict[str, Any] = await asyncio.wait_for(method(**params), deadline.left())
                 return answer
+            except TimeoutError:  # the deadline (an OSError too: caught first)
+                raise APIError(
+                    action, "", f"no answer within the {deadline.seconds:g} s deadline"
+                ) from None
             except ClientError as exc:
                 error = exc.response.get("Error") or {}
                 code = str(error.get("Code") or "")
-                status = int(
-                    (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
-                )
+                meta = exc.response.get("ResponseMetadata") or {}
+                status = int(meta.get("HTTPStatusCode") or 0)
                 failure = APIError(action, code or str(status), str(error.get("Message") or ""))
                 if code not in THROTTLING and code not in _SERVER_CODES and status < 500:
                     raise failure from None
             except (BotoCoreError, OSError) as exc:
-                failure = APIError(action, "", f"cannot reach the API: {exc}")
-            except TimeoutError:
-                raise APIError(
-                    action, "", f"no answer within the {deadline.seconds:g} s deadline"
-                ) from None
+                reason = str(exc) or type(exc).__name__
+                failure = APIError(action, "", f"cannot reach the API: {reason}")
             attempt += 1
             pause = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
             if deadline.left() <= pause:

@@ -8,7 +8,9 @@ answer again, with other parameters ``IdempotentParameterMismatch``. And on dema
 - drops the connection instead of answering, after a RunInstances succeeded (``drop_runs``);
 - hides new instances from every describe for ``hide_for`` seconds after their creation
   (eventual consistency: ``InvalidInstanceID.NotFound`` by ID, missing from listings);
-- answers the next requests with an error (``fail``: ``RequestLimitExceeded`` or a 500).
+- answers the next requests with an error (``fail``: ``RequestLimitExceeded`` or a 500);
+- replays answers as if their instances were launched ``replay_age`` seconds ago (the token of
+  an instance that ended long ago).
 
 ``calls`` records each request's (monotonic time, action), faults included.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import hashlib
 import re
 import threading
@@ -32,6 +35,7 @@ from tests.ec2.api_server import free_port
 
 __all__ = ["FaultProxy", "fault_proxy"]
 
+_LAUNCH_TIME = re.compile(rb"<launchTime>[^<]*</launchTime>")
 _INSTANCE_ID = re.compile(rb"<instanceId>(i-[0-9a-f]+)</instanceId>")
 
 
@@ -71,6 +75,9 @@ class FaultProxy:
         self.url = ""
         self.drop_runs = 0
         self.hide_for = 0.0
+        self.replay_age = 0.0
+        self.forgotten: set[str] = set()
+        """Instances never shown (ended long ago: the API lists them no more)."""
         self.calls: list[tuple[float, str]] = []
         self.dropped = 0
         self.replayed = 0
@@ -102,7 +109,8 @@ class FaultProxy:
 
     def _hidden(self) -> set[str]:
         now = time.monotonic()
-        return {i for i, t in self._created.items() if now - t < self.hide_for}
+        new = {i for i, t in self._created.items() if now - t < self.hide_for}
+        return new | self.forgotten
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -148,7 +156,14 @@ class FaultProxy:
                         400,
                     )
                 self.replayed += 1
-                return web.Response(status=seen[1], body=seen[2], content_type="text/xml")
+                answer = seen[2]
+                if self.replay_age:
+                    then = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+                        seconds=self.replay_age
+                    )
+                    stamp = then.strftime("%Y-%m-%dT%H:%M:%S.000Z").encode()
+                    answer = _LAUNCH_TIME.sub(b"<launchTime>" + stamp + b"</launchTime>", answer)
+                return web.Response(status=seen[1], body=answer, content_type="text/xml")
             status, answer = await self._forward(request, body)
             if status == 200:
                 self._tokens[token] = (fingerprint, status, answer)
