@@ -5,7 +5,8 @@ It keeps EC2's ClientToken contract, which moto does not (a repeated token makes
 instance there): a RunInstances whose token was seen with the same parameters gets the first
 answer again, with other parameters ``IdempotentParameterMismatch``. And on demand it:
 
-- drops the connection instead of answering, after a RunInstances succeeded (``drop_runs``);
+- drops the connection instead of answering a successful (or replayed) RunInstances
+  (``drop_runs`` times);
 - hides new instances from every describe for ``hide_for`` seconds after their creation
   (eventual consistency: ``InvalidInstanceID.NotFound`` by ID, missing from listings);
 - answers the next requests with an error (``fail``: ``RequestLimitExceeded`` or a 500);
@@ -163,20 +164,29 @@ class FaultProxy:
                     )
                     stamp = then.strftime("%Y-%m-%dT%H:%M:%S.000Z").encode()
                     answer = _LAUNCH_TIME.sub(b"<launchTime>" + stamp + b"</launchTime>", answer)
-                return web.Response(status=seen[1], body=answer, content_type="text/xml")
+                return self._dropped(request) or web.Response(
+                    status=seen[1], body=answer, content_type="text/xml"
+                )
             status, answer = await self._forward(request, body)
             if status == 200:
                 self._tokens[token] = (fingerprint, status, answer)
                 now = time.monotonic()
                 for found in _INSTANCE_ID.findall(answer):
                     self._created[found.decode()] = now
-                if self.drop_runs > 0:
-                    self.drop_runs -= 1
-                    self.dropped += 1
-                    assert request.transport is not None
-                    request.transport.abort()  # the instance exists; its answer is lost
-                    return web.Response(status=200)
+                dropped = self._dropped(request)
+                if dropped is not None:
+                    return dropped
         return web.Response(status=status, body=answer, content_type="text/xml")
+
+    def _dropped(self, request: web.Request) -> web.Response | None:
+        """Drop the connection instead of a successful RunInstances answer, if asked."""
+        if self.drop_runs <= 0:
+            return None
+        self.drop_runs -= 1
+        self.dropped += 1
+        assert request.transport is not None
+        request.transport.abort()  # the instance exists; its answer is lost
+        return web.Response(status=200)
 
     async def _forward(self, request: web.Request, body: bytes) -> tuple[int, bytes]:
         headers = {
