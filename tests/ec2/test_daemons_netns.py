@@ -142,7 +142,7 @@ async def test_three_stateless_daemons_serve_one_fleet(
             answers = await asyncio.gather(*(c.provision(spec) for c in clients for _ in range(3)))
             assert len(set(answers)) == 1
             assert [i["InstanceId"] for i in await owned(api_server.url, NAME)] == answers[:1]
-            instance = answers[0]
+            instance = str(answers[0])
 
             # A Label through one is seen through the others.
             await clients[0].label(instance, {"role": "primary"})
@@ -163,7 +163,7 @@ async def test_three_stateless_daemons_serve_one_fleet(
             os.kill(processes[0].pid, signal.SIGKILL)
             with pytest.raises(InstanceRPCError):  # the daemon is gone
                 await interrupted
-            finished = await clients[1].provision(web)
+            finished = str(await clients[1].provision(web))
             live = {i["InstanceId"] for i in await owned(api_server.url, NAME)}
             assert live == {instance, finished}
             described = await clients[2].describe_instances({"app": "fleet"})
