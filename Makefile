@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: venv install run test lint typecheck check bench bench-hostile clean
+.PHONY: venv install run test lint typecheck check bench bench-hostile bench-ec2 clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -34,6 +34,10 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 	$(BIN)/python -m benchmarks.hostile
+	$(BIN)/python -m benchmarks.ec2
+
+bench-ec2: $(STAMP)
+	$(BIN)/python -m benchmarks.ec2
 
 bench-hostile: $(STAMP)
 	$(BIN)/python -m benchmarks.hostile
