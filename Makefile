@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 ARGS ?=
 
-.PHONY: venv install run test lint typecheck check docs docs-serve bench bench-hostile clean
+.PHONY: venv install run test lint typecheck check docs docs-serve bench bench-hostile bench-ec2 clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -46,6 +46,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 	$(BIN)/python -m benchmarks.hostile
 	$(BIN)/python -m benchmarks.docker $(DOCKER_ARGS)
+	$(BIN)/python -m benchmarks.ec2
+
+bench-ec2: $(STAMP)
+	$(BIN)/python -m benchmarks.ec2
 
 bench-hostile: $(STAMP)
 	$(BIN)/python -m benchmarks.hostile

@@ -22,6 +22,7 @@ __all__ = [
     "StartupFailed",
     "close_backends",
     "docker_policy_options",
+    "ec2_options",
     "failure_reason",
     "load_backends",
     "offered_options",
@@ -66,6 +67,32 @@ def docker_policy_options(command: _F) -> _F:
         "engine. Default: 30.",
     )
     return allow(registry(engine_timeout(command)))
+
+
+def ec2_options(command: _F) -> _F:
+    """Add ``--ec2-endpoint``, ``--ec2-deadline`` and ``--ec2-rate`` (the ec2 backend's)."""
+    endpoint = click.option(
+        "--ec2-endpoint",
+        "ec2_endpoint",
+        metavar="URL",
+        help="EC2 API of the ec2 backend. Default: $AWS_ENDPOINT_URL_EC2, else the region's.",
+    )
+    deadline = click.option(
+        "--ec2-deadline",
+        "ec2_deadline",
+        metavar="SECONDS",
+        type=click.FloatRange(min=1),
+        help="Seconds an ec2 backend call may take, API retries and waits included (default 60).",
+    )
+    rate = click.option(
+        "--ec2-rate",
+        "ec2_rate",
+        multiple=True,
+        metavar="ACTION=RATE:BURST",
+        help="EC2 API requests a second and burst, per action (repeatable; ACTION: an EC2 "
+        "action, Describe* or *). Default: RunInstances=2:5, Describe*=20:100, *=5:200.",
+    )
+    return endpoint(deadline(rate(command)))
 
 
 def offered_options(**options: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from ._backend_options import (
     StartupFailed,
     close_backends,
     docker_policy_options,
+    ec2_options,
     failure_reason,
     load_backends,
     offered_options,
@@ -107,6 +108,7 @@ def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Pat
     "else unix:///var/run/docker.sock.",
 )
 @docker_policy_options
+@ec2_options
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @network_options
 @process_options
@@ -136,6 +138,9 @@ def serve(
     docker_allow: tuple[str, ...],
     docker_registry: tuple[str, ...],
     docker_engine_timeout: float | None,
+    ec2_endpoint: str | None,
+    ec2_deadline: float | None,
+    ec2_rate: tuple[str, ...],
     log_level: str,
     log_format: str,
     metrics: bool,
@@ -151,6 +156,7 @@ def serve(
       instance-rpc serve --name local --plugin file --plugin process
       instance-rpc serve --name local --plugin memory --log-level debug
       instance-rpc serve --plugin docker --docker-host unix:///run/docker.sock
+      instance-rpc serve --plugin ec2 --ec2-endpoint http://127.0.0.1:5000
       instance-rpc serve --listen tcp://0.0.0.0:8443 --tls-cert d.pem --tls-key d.key \\
         --tls-client-ca ca.pem
     """
@@ -180,6 +186,9 @@ def serve(
             docker_allow=docker_allow,
             docker_registry=docker_registry,
             docker_engine_timeout=docker_engine_timeout,
+            ec2_endpoint=ec2_endpoint,
+            ec2_deadline=ec2_deadline,
+            ec2_rate=ec2_rate,
         )
         offered.update(offered_by(network))
         backends = load_backends(names, dirs, socket_path.name, offered)

@@ -89,7 +89,7 @@ async def test_one_daemon_serves_several_types(sock_dir: Path) -> None:
 def test_an_unknown_backend_is_refused_with_the_known_ones() -> None:
     done = run_cli("serve", "--plugin", "nosuch", "--socket", "/tmp/irpc-never-made.sock")
     assert done.returncode == 1
-    assert "unknown backend 'nosuch'; available: docker, file, memory, process" in done.stderr
+    assert "unknown backend 'nosuch'; available: docker, ec2, file, memory, process" in done.stderr
 
 
 def test_the_shipped_backends_are_entry_points() -> None:
