@@ -287,8 +287,8 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
     try:
         await server.start()
         collector.settle_daemon()
-        listening = _announce(server)
-        logger.info("%s", listening)
+        listening = _announce(server)  # on stdout, once; the log repeats it only at DEBUG
+        logger.debug("%s", listening)
         systemd.notify(f"READY=1\nSTATUS={listening}")
         await stop.wait()
         logger.info("stopping")
