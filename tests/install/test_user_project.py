@@ -103,7 +103,7 @@ def test_a_users_project_type_checks_against_the_installed_package(
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True)
     python = environment / "bin" / "python"
-    install = [python, "-m", "pip", "install", "--quiet"]
+    install: list[str | Path] = [python, "-m", "pip", "install", "--quiet"]
     if how == "editable":
         install += ["--config-settings", "editable_mode=strict", "-e", clone]
     else:
