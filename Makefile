@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 ARGS ?=
 
-.PHONY: venv install run test lint typecheck check bench bench-hostile clean
+.PHONY: venv install run test lint typecheck check docs docs-serve bench bench-hostile clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -31,6 +32,16 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)  ## build the docs site into site/; any warning (a broken link) fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)  ## serve the docs site on http://127.0.0.1:8000, rebuilt on every edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 	$(BIN)/python -m benchmarks.hostile
@@ -39,4 +50,4 @@ bench-hostile: $(STAMP)
 	$(BIN)/python -m benchmarks.hostile
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache build *.egg-info

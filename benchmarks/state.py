@@ -6,9 +6,9 @@ figures: every Provision creates a file, and on ext4 without a journal creating 
 each free inode of the directory's block group that was deleted in the last minute (the
 kernel's ``recently_deleted``: 60 s, 360 s while the inode table is not yet written back).
 ``/tmp``'s group is where test runs create and delete files all day: on the machine the
-README's figures come from, a file creation there cost about 1,100 µs of CPU, against 35 µs in
-a directory nothing had deleted from in the last minute, and the figure measured that churn
-instead of group commit.
+figures in docs/performance.md come from, a file creation there cost about 1,100 µs of CPU,
+against 35 µs in a directory nothing had deleted from in the last minute, and the figure measured
+that churn instead of group commit.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def docker_policy_options(command: _F) -> _F:
         help="Let docker backend callers ask for what reaches the host, refused by default: "
         "privileged, host-namespaces, capabilities, security-options, devices, "
         "host-binds=PREFIX, volumes-from, sysctls, runtime, cgroup-parent (repeatable; "
-        "README: The docker policy).",
+        "docs/operations/security.md: The docker policy).",
     )
     registry = click.option(
         "--docker-registry",

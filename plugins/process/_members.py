@@ -12,7 +12,7 @@ the instance if, on this boot and started no earlier than the Init shell, it is
   names; only once the session was empty could another process take the number.
 
 A process that left the session (``setsid``), dropped the marker from its environment and has no
-cgroup around it is not recognised: the escape the README names. Signals go through a pidfd
+cgroup around it is not recognised: the escape the docs name. Signals go through a pidfd
 opened on the pid and checked against the start time seen, so a pid recycled in between is never
 hit.
 """
