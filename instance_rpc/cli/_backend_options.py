@@ -183,7 +183,8 @@ def _refuse_what_no_backend_takes(
     command line (in ``typed``; ``None``: all are) ends ``serve`` with one line, as ``--dir``
     does when no served backend keeps state in a directory."""
     served = ", ".join(unique)
-    if dirs and not any("dir" in parameters[name] for name in unique):
+    base, _ = _parse_dirs(dirs)  # a BACKEND=DIR for a backend without state: state_options says
+    if base is not None and not any("dir" in parameters[name] for name in unique):
         fail(f"--dir: no backend served here keeps state in a directory (serving {served})")
     kept: dict[str, Any] = {}
     for option, value in offered.items():
