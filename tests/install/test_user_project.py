@@ -61,12 +61,18 @@ async def make_one(target: str) -> str:
 """
 
 
+_MADE = (".venv", "build", "site", "*.egg-info", ".*_cache", "__pycache__", ".git")
+
+
 def _copy_of_the_clone(destination: Path) -> Path:
     """The clone's tracked files (no build/, .venv or egg-info of ours), as a user's clone."""
     listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=60
-    ).stdout
-    for name in filter(None, listed.decode().split("\0")):
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False, timeout=60
+    )
+    if listed.returncode != 0:  # not a git checkout: the tree without what tools made in it
+        shutil.copytree(ROOT, destination, ignore=shutil.ignore_patterns(*_MADE))
+        return destination
+    for name in filter(None, listed.stdout.decode().split("\0")):
         source = ROOT / name
         if source.is_file():
             target = destination / name
