@@ -74,14 +74,15 @@ class FileProperties(msgspec.Struct):
 
 
 class FilesPlugin:
-    """Instances as ``<directory>/<ID>.json``: they outlive the daemon."""
+    """Instances as ``<dir>/<ID>.json``: they outlive the daemon. ``dir`` is the keyword
+    ``instance-rpc serve`` passes (``--dir``, or its default state directory)."""
 
     properties_type = FileProperties
     example_properties: ClassVar[dict[str, Any]] = {"size": "medium", "owner": "web-team"}
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, dir: Path | str) -> None:
+        self.directory = Path(dir)
+        self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = asyncio.Lock()  # one change at a time: IDs stay unique, labels are not lost
 
     async def validate(self, properties: object) -> None:

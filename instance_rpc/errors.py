@@ -24,9 +24,16 @@
     └── DiscoveryError                   a plugin name that does not resolve to a socket
         └── PluginNotFound
 
-A client raises the same classes a local backend does: a backend's ``InstanceNotFound`` reaches a
-remote caller as a ``PluginError`` carrying the same message, so callers catch ``PluginError``
-whether the plugin is local or remote.
+A client raises the same classes a local backend does. The daemon sends an error's kind in the
+JSON-RPC error's ``data``: ``{"kind": "<class name>", ...its arguments}`` (for example
+``{"kind": "InstanceNotFound", "instance_id": "i-1"}``; the arguments are the names in the class's
+``FIELDS``), with ``message`` exactly the exception's message (InfraKit's Go clients read only
+``message``). :class:`~instance_rpc.client.PluginClient` rebuilds the class named by ``kind`` with
+those arguments and the same message, so ``except InstanceNotFound`` fires on a remote call as on a
+local one. A ``PluginError`` subclass a backend defines travels the same way when it declares
+``FIELDS`` (its constructor's parameters, kept as attributes of the same names) or takes the message
+alone; a client that has not imported the class raises ``PluginError`` with the same message and
+``data``. Protocol errors carry their class's name too (``{"kind": "MethodNotFound"}``).
 """
 
 from __future__ import annotations
@@ -70,16 +77,59 @@ class InstanceRPCError(Exception):
     """Base of every error raised by instance-rpc."""
 
 
+_WIRE_SCALARS = (str, int, float, bool, type(None))
+
+
+def _wire_value(value: Any) -> Any:
+    """``value`` as JSON can carry it: lists, string-keyed dicts and scalars as they are,
+    anything else as its text."""
+    if isinstance(value, _WIRE_SCALARS):
+        return value
+    if isinstance(value, list | tuple):
+        return [_wire_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _wire_value(item) for key, item in value.items()}
+    return str(value)
+
+
 class RPCError(InstanceRPCError):
-    """An error that travels as a JSON-RPC error object."""
+    """An error that travels as a JSON-RPC error object.
+
+    ``data``: what the raiser gave beside the message (any JSON value), or, for an error a client
+    read off the wire, the error's whole ``data`` member (``{"kind": ..., ...}``).
+    ``FIELDS``: the constructor's keyword parameters, kept as attributes of the same names, that
+    :meth:`wire_data` sends and a client passes back to the constructor (``None``: the
+    constructor takes the message alone; ``()``: it takes nothing).
+    """
 
     CODE: ClassVar[int] = INTERNAL_ERROR
+    FIELDS: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, message: str, *, data: Any = None, code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.data = data
         self.code: int = self.CODE if code is None else code
+
+    @property
+    def kind(self) -> str:
+        """The class's name; for a bare ``RPCError``, that of the class of its code."""
+        if type(self) is RPCError:
+            return _BY_CODE.get(self.code, RPCError).__name__
+        return type(self).__name__
+
+    def wire_data(self) -> dict[str, Any]:
+        """The JSON-RPC error's ``data``: ``{"kind": ..., **FIELDS}``, then the members of a dict
+        ``data`` (a ``kind`` or field there gives way), or a non-dict ``data`` as ``"data"``."""
+        data: dict[str, Any] = {}
+        if isinstance(self.data, dict):
+            data.update(_wire_value(self.data))
+        elif self.data is not None:
+            data["data"] = _wire_value(self.data)
+        data["kind"] = self.kind
+        for name in self.FIELDS or ():
+            data[name] = _wire_value(getattr(self, name, None))
+        return data
 
     def __str__(self) -> str:
         return self.message
@@ -95,20 +145,37 @@ class PluginError(RPCError):
 
 
 class InstanceNotFound(PluginError):
+    """An operation named ``instance_id``, which the plugin does not know."""
+
+    FIELDS = ("instance_id",)
+
     def __init__(self, instance_id: str) -> None:
         super().__init__(f"instance not found: {instance_id}")
         self.instance_id = instance_id
 
 
 class InvalidProperties(PluginError):
+    """Properties the plugin cannot use; ``reason`` names the field (the message is
+    ``invalid Properties: <reason>``)."""
+
+    FIELDS = ("reason",)
+
     def __init__(self, reason: str) -> None:
         super().__init__(f"invalid Properties: {reason}")
+        self.reason = reason
 
 
 class NoSuchType(PluginError):
-    def __init__(self, type_name: str) -> None:
+    """The ``Type`` param names no backend of the daemon. The message is the Go server's,
+    ``no-plugin:<type>``; ``served`` lists the types the daemon serves (``""`` is the default
+    type), or is ``None`` when unknown (a Go daemon does not say)."""
+
+    FIELDS = ("type_name", "served")
+
+    def __init__(self, type_name: str, served: list[str] | None = None) -> None:
         super().__init__(f"no-plugin:{type_name}")
         self.type_name = type_name
+        self.served = served
 
 
 class ParseError(RPCError):
@@ -224,9 +291,43 @@ _BY_CODE: dict[int, type[RPCError]] = {
 }
 
 
+def _plugin_error_class(kind: str) -> type[PluginError] | None:
+    """The ``PluginError`` subclass named ``kind`` among those imported (``None``: none)."""
+    pending: list[type[PluginError]] = [PluginError]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == kind:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return None
+
+
+def _rebuilt(cls: type[PluginError], message: str, data: dict[str, Any]) -> PluginError | None:
+    """``cls`` built again from the arguments in ``data``; ``None`` when that fails or gives
+    another message than ``message`` (a class whose ``FIELDS`` do not describe it)."""
+    try:
+        if cls.FIELDS is None:
+            error = cls(message)
+        else:
+            arguments: dict[str, Any] = {name: data.get(name) for name in cls.FIELDS}
+            error = cls(**arguments)
+    except Exception:
+        return None
+    return error if error.message == message else None
+
+
 def error_for_code(code: int, message: str, data: Any = None) -> RPCError:
-    """The exception for a JSON-RPC error object read off the wire."""
+    """The exception for a JSON-RPC error object read off the wire: for -32000, the
+    ``PluginError`` subclass ``data["kind"]`` names, rebuilt from its arguments (``PluginError``
+    when that class is not imported or cannot be rebuilt to the same message); otherwise the class
+    of the code. ``message`` and ``data`` are kept as they came."""
     cls = _BY_CODE.get(code)
     if cls is None:
         return RPCError(message, data=data, code=code)
+    if cls is PluginError and isinstance(data, dict) and isinstance(data.get("kind"), str):
+        found = _plugin_error_class(data["kind"])
+        error = None if found is None else _rebuilt(found, message, data)
+        if error is not None:
+            error.data = data
+            return error
     return cls(message, data=data)

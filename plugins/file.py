@@ -29,7 +29,8 @@ class FilePlugin:
     """Instances as JSON documents in ``dir``. Call :meth:`close` to release the directory."""
 
     properties_schema: ClassVar[dict[str, Any]] = {"type": "object"}
-    """Any JSON object, stored as sent (absent Properties: Provision stores none)."""
+    """Any JSON object, stored as sent (absent Properties: Validate accepts them and Provision
+    stores none)."""
 
     example_properties: ClassVar[dict[str, Any]] = {"image": "web:1.4", "size": "small"}
 
@@ -51,7 +52,8 @@ class FilePlugin:
         return len(self._inventory)
 
     async def validate(self, properties: Properties) -> None:
-        require_object(properties)
+        if properties is not None:  # absent Properties: accepted, as Provision accepts them
+            require_object(properties)
 
     async def provision(self, spec: Spec) -> str:
         if spec.properties is not None:

@@ -71,7 +71,7 @@ class MemoryPlugin:
     """Instances kept in a dict; nothing survives the process."""
 
     properties_schema: ClassVar[dict[str, Any]] = {"type": "object"}
-    """Any JSON object (absent Properties are accepted by Provision, refused by Validate)."""
+    """Any JSON object; absent Properties (``null``) are accepted by Validate and Provision."""
 
     example_properties: ClassVar[dict[str, Any]] = {"instanceType": "small", "disk": {"sizeGb": 10}}
 
@@ -104,7 +104,7 @@ class MemoryPlugin:
 
     async def validate(self, properties: Properties) -> None:
         value = load_properties(properties)
-        if not isinstance(value, dict):
+        if value is not None and not isinstance(value, dict):
             raise InvalidProperties(f"must be a JSON object, got {json_kind(value)}")
 
     async def provision(self, spec: Spec) -> str:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from ..backends import UnknownBackend, backend_factory
 from ..errors import InstanceRPCError
@@ -19,13 +21,15 @@ from ..spi import Plugin
 from ._app import fail
 
 __all__ = [
+    "BACKEND_OPTIONS",
+    "BACKEND_PREFIXES",
     "StartupFailed",
+    "backend_option_values",
     "close_backends",
     "docker_policy_options",
     "ec2_options",
     "failure_reason",
     "load_backends",
-    "offered_options",
     "state_options",
 ]
 
@@ -95,10 +99,41 @@ def ec2_options(command: _F) -> _F:
     return endpoint(deadline(rate(command)))
 
 
-def offered_options(**options: Any) -> dict[str, Any]:
-    """The backend options ``serve`` was given (None or empty: not given), for
-    :func:`load_backends`."""
-    return {name: value for name, value in options.items() if value}
+BACKEND_OPTIONS: dict[str, str] = {
+    "docker_host": "docker",
+    "docker_allow": "docker",
+    "docker_registry": "docker",
+    "docker_engine_timeout": "docker",
+    "run_as": "process",
+    "process_max_pids": "process",
+    "process_max_memory": "process",
+    "process_cgroup_parent": "process",
+    "ec2_endpoint": "ec2",
+    "ec2_deadline": "ec2",
+    "ec2_rate": "ec2",
+}
+"""``serve``'s options that belong to a backend (parameter name -> backend): each given one is
+offered to the backends as a keyword option, taken by those whose factory accepts it; one given
+on the command line that no served backend takes is refused (a default, or a value from the
+environment, is not). A new backend option is declared here (a test checks that every ``serve``
+option named ``--<backend>-...`` is)."""
+
+BACKEND_PREFIXES = ("docker_", "ec2_", "process_")
+"""Parameter name prefixes of backend options (``--docker-...``, ``--ec2-...``, ...)."""
+
+
+def backend_option_values(context: click.Context) -> tuple[dict[str, Any], set[str]]:
+    """The backend options (:data:`BACKEND_OPTIONS`) ``serve`` has a value for (not ``None``, not
+    empty), and the names of those given on the command line."""
+    offered: dict[str, Any] = {}
+    typed: set[str] = set()
+    for name, value in context.params.items():
+        if name not in BACKEND_OPTIONS or value is None or value == ():
+            continue
+        offered[name] = value
+        if context.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            typed.add(name)
+    return offered, typed
 
 
 class StartupFailed(Exception):
@@ -133,10 +168,13 @@ def state_options(
     """Where each backend in ``takes_dir`` keeps its state, as options to its factory.
 
     ``--dir BACKEND=DIR`` names one backend's directory. The others share a base: ``--dir DIR``,
+    else ``$STATE_DIRECTORY`` (the first of the directories systemd's ``StateDirectory=`` made),
     else the backends' own default, ``$XDG_STATE_HOME/instance-rpc/<socket name>``. With one
     such backend the base is its directory; with several, ``<base>/<backend>`` is each one's.
     """
     base, own = _parse_dirs(dirs)
+    if base is None:
+        base = _systemd_state_directory(os.environ)
     stray = sorted(set(own) - set(takes_dir))
     if stray:
         fail(f"--dir {stray[0]}=...: no served backend {stray[0]!r} keeps state in a directory")
@@ -152,17 +190,60 @@ def state_options(
     return options
 
 
+def _systemd_state_directory(environ: Mapping[str, str]) -> Path | None:
+    first = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(first) if os.path.isabs(first) else None
+
+
+def _default_state_dir(name: str, environ: Mapping[str, str]) -> Path:
+    """``$XDG_STATE_HOME/instance-rpc/<name>``, else ``~/.local/state/instance-rpc/<name>``: the
+    shipped backends' default, for a backend that takes ``dir`` but no ``name``."""
+    base = environ.get("XDG_STATE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "instance-rpc" / name
+
+
+def _refuse_what_no_backend_takes(
+    unique: list[str],
+    parameters: dict[str, set[str]],
+    dirs: tuple[str, ...],
+    offered: dict[str, Any],
+    typed: set[str] | None,
+) -> dict[str, Any]:
+    """``offered`` without the options no served backend takes; one of them given on the
+    command line (in ``typed``; ``None``: all are) ends ``serve`` with one line, as ``--dir``
+    does when no served backend keeps state in a directory."""
+    served = ", ".join(unique)
+    base, _ = _parse_dirs(dirs)  # a BACKEND=DIR for a backend without state: state_options says
+    if base is not None and not any("dir" in parameters[name] for name in unique):
+        fail(f"--dir: no backend served here keeps state in a directory (serving {served})")
+    kept: dict[str, Any] = {}
+    for option, value in offered.items():
+        if any(option in parameters[name] for name in unique):
+            kept[option] = value
+        elif typed is None or option in typed:
+            owner = BACKEND_OPTIONS.get(option)
+            flag = f"--{option.replace('_', '-')}"
+            if owner is None:
+                fail(f"{flag}: no backend served here takes it (serving {served})")
+            fail(f"{flag} is an option of the {owner} backend, not served here (serving {served})")
+    return kept
+
+
 def load_backends(
     names: tuple[str, ...],
     dirs: tuple[str, ...],
     socket_name: str,
     offered: dict[str, Any] | None = None,
+    typed: set[str] | None = None,
 ) -> dict[str, Plugin]:
     """The first backend is the default (``Type: ""``); with several, each answers by name too.
 
     Each factory gets the keyword options it accepts: its state directory (``dir`` or ``name``),
     its ``name`` (the socket's, or ``<socket>/<backend>`` with several), and each of ``offered``
-    (options of ``serve`` such as ``docker_host``; one that no backend accepts is refused).
+    (options of ``serve`` such as ``docker_host``). An option in ``typed`` (given on the command
+    line; ``None``: every offered one) that no served backend takes is refused, as is ``--dir``
+    when none keeps state in a directory.
 
     Raises :class:`StartupFailed`; the backends made before the failing one are closed first.
     """
@@ -170,15 +251,14 @@ def load_backends(
     factories = {name: _factory(name) for name in unique}
     parameters = {name: _parameters(factories[name]) for name in unique}
     takes_dir = [name for name in unique if "dir" in parameters[name]]
+    extra = _refuse_what_no_backend_takes(unique, parameters, dirs, offered or {}, typed)
     options = state_options(takes_dir, dirs, socket_name)
-    extra = offered or {}
-    for option in extra:
-        if not any(option in parameters[name] for name in unique):
-            fail(f"--{option.replace('_', '-')}: no served backend takes it")
     loaded: dict[str, Plugin] = {}
     for name in unique:
         own = f"{socket_name}/{name}" if len(unique) > 1 else socket_name
         given = {"name": own, **extra, **options.get(name, {})}
+        if "dir" in parameters[name] and "name" not in parameters[name] and "dir" not in given:
+            given["dir"] = _default_state_dir(own, os.environ)
         accepted = {k: v for k, v in given.items() if k in parameters[name]}
         try:
             loaded[name] = factories[name](**accepted)

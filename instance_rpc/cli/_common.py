@@ -10,7 +10,14 @@ from typing import TypeVar
 import click
 
 from ..client import PluginClient
-from ..errors import CallOutcomeUnknown, CallTimeout, InstanceRPCError, PluginError, RPCError
+from ..errors import (
+    CallOutcomeUnknown,
+    CallTimeout,
+    InstanceRPCError,
+    NoSuchType,
+    PluginError,
+    RPCError,
+)
 from . import eventloop
 from ._app import fail, outcome_unknown
 from ._tls import client_tls
@@ -95,7 +102,11 @@ def help_with(*paragraphs: str) -> Callable[[_F], _F]:
 
 
 def error_line(target: str, exc: InstanceRPCError) -> str:
-    """One readable line for an error: the plugin's own message for what the plugin raised."""
+    """One readable line for an error: the plugin's own message for what the plugin raised (with
+    the types a daemon serves after a ``no-plugin:<type>``)."""
+    if isinstance(exc, NoSuchType) and exc.served is not None:
+        served = ", ".join(name or "." for name in exc.served)
+        return f"{target}: {exc.message} (types: {served})"
     if isinstance(exc, PluginError):
         return f"{target}: {exc.message}"
     if isinstance(exc, RPCError):

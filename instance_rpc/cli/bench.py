@@ -11,6 +11,7 @@ from ..errors import InstanceRPCError
 from ..testing.bench import METHODS, LoadReport, run_load
 from . import eventloop
 from ._app import fail, main
+from ._common import NAME_HELP, help_with
 from ._tls import client_tls, tls_options
 
 __all__ = ["bench"]
@@ -32,7 +33,7 @@ def _render(report: LoadReport) -> str:
 
 
 @main.command()
-@click.argument("target", metavar="NAME_OR_SOCKET")
+@click.argument("target", metavar="NAME")
 @click.option(
     "--method",
     type=click.Choice(METHODS),
@@ -51,6 +52,7 @@ def _render(report: LoadReport) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the call mix.")
 @click.option("--keep", is_flag=True, help="Keep the instances the run provisions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@help_with(NAME_HELP)
 @tls_options
 def bench(
     target: str,
@@ -61,7 +63,7 @@ def bench(
     keep: bool,
     as_json: bool,
 ) -> None:
-    """Call the plugin NAME_OR_SOCKET for a while; print calls/s, p50, p99 and errors.
+    """Call the plugin NAME for a while; print calls/s, p50, p99 and errors.
 
     \b
     Examples:

@@ -11,6 +11,7 @@ from ..errors import InstanceRPCError
 from ..testing.conformance import CheckResult, run_conformance
 from . import eventloop
 from ._app import fail, main
+from ._common import NAME_HELP, help_with
 from ._tls import client_tls, tls_options
 
 __all__ = ["conformance"]
@@ -30,7 +31,7 @@ def _read_json(option: str, path: str | None) -> msgspec.Raw | None:
 
 
 @main.command()
-@click.argument("target", metavar="SOCKET_OR_NAME")
+@click.argument("target", metavar="NAME")
 @click.option("--type", "type_name", metavar="T", help="The Type to test (overrides NAME/T).")
 @click.option(
     "--properties",
@@ -59,6 +60,7 @@ def _read_json(option: str, path: str | None) -> msgspec.Raw | None:
     type=click.FloatRange(min=0.1),
     help="Seconds to wait for each call.",
 )
+@help_with(NAME_HELP)
 @tls_options
 def conformance(
     target: str,
@@ -68,7 +70,7 @@ def conformance(
     concurrency: int,
     timeout: float,
 ) -> None:
-    """Check the plugin at SOCKET_OR_NAME against the Instance contract.
+    """Check the plugin NAME against the Instance contract.
 
     Prints one line per check and a summary; exits 1 if any check fails. Everything the run
     creates is tagged with a run tag and destroyed at the end.

@@ -72,7 +72,9 @@ def info(name: str, output: str, schema: bool) -> None:
     Examples:
       instance-rpc info instance-memory
       instance-rpc info /run/plugins/local.sock -o json
-      instance-rpc info instance-rpc/process --schema
+      instance-rpc serve --name local --plugin file --plugin process &
+      instance-rpc info local/process --schema
+      instance-rpc info local --schema             # the default type: file
     """
 
     async def fetch(client: PluginClient) -> tuple[bytes, str]:

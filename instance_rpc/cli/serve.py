@@ -27,16 +27,16 @@ from . import eventloop
 from ._app import LOG_LEVELS, fail, main
 from ._backend_options import (
     StartupFailed,
+    backend_option_values,
     close_backends,
     docker_policy_options,
     ec2_options,
     failure_reason,
     load_backends,
-    offered_options,
     state_options,
 )
 from ._network_options import connection_limits, network_options, remote_access
-from ._process_options import offered_by, process_options
+from ._process_options import process_options
 from ._signals import install_signal_handlers, signal_name
 
 __all__ = ["DEFAULT_PLUGIN", "serve", "state_options"]
@@ -58,7 +58,7 @@ def _socket_path(socket: str | None, name: str | None, first_plugin: str) -> Pat
     "--name",
     metavar="NAME",
     help="Listen on NAME in the plugins directory ($INFRAKIT_PLUGINS_DIR, "
-    "else $INFRAKIT_HOME/plugins, else ~/.infrakit/plugins). Default: instance-<plugin>.",
+    "else $INFRAKIT_HOME/plugins, else ~/.infrakit/plugins). Default: instance-<backend>.",
 )
 @click.option(
     "--plugin",
@@ -181,17 +181,8 @@ def serve(
     backends: dict[str, Plugin] = {}
     server: PluginServer | ActivatedServer | None = None
     try:
-        offered = offered_options(
-            docker_host=docker_host,
-            docker_allow=docker_allow,
-            docker_registry=docker_registry,
-            docker_engine_timeout=docker_engine_timeout,
-            ec2_endpoint=ec2_endpoint,
-            ec2_deadline=ec2_deadline,
-            ec2_rate=ec2_rate,
-        )
-        offered.update(offered_by(network))
-        backends = load_backends(names, dirs, socket_path.name, offered)
+        offered, typed = backend_option_values(click.get_current_context())
+        backends = load_backends(names, dirs, socket_path.name, offered, typed)
         service = InstanceService(backends)
         if inherited:
             server = ActivatedServer(
@@ -301,8 +292,8 @@ async def _run(server: PluginServer | ActivatedServer) -> None:
         await server.start()
         await _astart_backends(server.service.backends.values())
         collector.settle_daemon()
-        listening = _announce(server)
-        logger.info("%s", listening)
+        listening = _announce(server)  # on stdout, once; the log repeats it only at DEBUG
+        logger.debug("%s", listening)
         systemd.notify(f"READY=1\nSTATUS={listening}")
         await stop.wait()
         logger.info("stopping")

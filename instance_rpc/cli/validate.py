@@ -30,9 +30,10 @@ __all__ = ["validate"]
 def validate(name: str, file: str, properties_only: bool) -> None:
     """Check a spec's Properties with a plugin.
 
-    Checks the Properties of the spec in FILE (- reads standard input) against the JSON Schema
-    that plugin NAME declares for its type (see info --schema), then asks the plugin to validate
-    them. Prints "valid" and exits 0, or prints the reason, naming the field, and exits 1.
+    Asks plugin NAME to validate the Properties of the spec in FILE (- reads standard input),
+    then checks them against the JSON Schema the plugin declares for its type (see info
+    --schema), for plugins that do not enforce their own declaration. Prints "valid" and exits 0,
+    or prints the reason, naming the field, in the words provision would use, and exits 1.
     Nothing is created.
 
     \b
@@ -51,20 +52,20 @@ def validate(name: str, file: str, properties_only: bool) -> None:
         fail(str(exc))
     problem = call_plugin(name, lambda client: _check(client, properties))
     if problem is not None:
-        fail(f"{source}: invalid Properties: {problem}")
+        fail(f"{name}: invalid Properties: {problem}")
     click.echo("valid")
 
 
 async def _check(client: PluginClient, properties: Properties) -> str | None:
-    """The local schema's objection, if any; else the plugin's Validate (raising its error)."""
+    """The plugin's Validate (raising its error, worded as its Provision words it); once it
+    accepts, the declared schema's objection, if any (absent Properties are the plugin's to
+    judge, as in Provision)."""
+    await client.validate(properties)
     value = load_properties(properties)
     schema = None if value is None else await declared_schema(client)
-    if schema is not None:
-        try:
-            problem = schema_violation(schema, value)
-        except jsonschema.SchemaError:
-            problem = None  # an unusable schema: the plugin's own check decides
-        if problem is not None:
-            return problem
-    await client.validate(properties)
-    return None
+    if schema is None:
+        return None
+    try:
+        return schema_violation(schema, value)
+    except jsonschema.SchemaError:
+        return None  # an unusable schema: the plugin's own check decided

@@ -27,23 +27,50 @@ class TLSConfigError(ValueError):
     """A certificate, key or CA file that cannot be loaded; the message names the file."""
 
 
+def _pem(path: StrPath, marker: bytes, what: str) -> bytes:
+    """The bytes of ``path``, once they hold a PEM block whose label contains ``marker``;
+    :class:`TLSConfigError` naming the file otherwise."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise TLSConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for line in data.splitlines():
+        if line.startswith(b"-----BEGIN ") and marker in line:
+            return data
+    raise TLSConfigError(f"{path} holds no PEM {what}")
+
+
 def _load_chain(context: ssl.SSLContext, cert: StrPath, key: StrPath | None) -> None:
+    """``cert`` and ``key`` (``None``: the key is in ``cert``'s file), each file checked for
+    what it must hold before OpenSSL reads them, so that a mistake names its file."""
+    chain = _pem(cert, b"CERTIFICATE", "certificate")
+    if key is None:
+        if not any(b"PRIVATE KEY" in line for line in chain.splitlines() if b"-----BEGIN" in line):
+            raise TLSConfigError(
+                f"{cert} holds a certificate but no private key: give the key file too (--tls-key)"
+            )
+    else:
+        _pem(key, b"PRIVATE KEY", "private key")
     try:
         context.load_cert_chain(cert, key)
-    except FileNotFoundError as exc:
-        raise TLSConfigError(f"cannot read {exc.filename}: no such file") from None
     except (ssl.SSLError, OSError) as exc:
         where = f"{cert} and {key}" if key is not None else str(cert)
-        raise TLSConfigError(f"cannot load the certificate and key from {where}: {exc}") from None
+        reason = getattr(exc, "reason", None) or str(exc)
+        if reason == "KEY_VALUES_MISMATCH":
+            reason = "the key does not belong to the certificate (key values mismatch)"
+        raise TLSConfigError(
+            f"cannot load the certificate and key from {where}: {reason}"
+        ) from None
 
 
 def _load_ca(context: ssl.SSLContext, ca: StrPath) -> None:
+    _pem(ca, b"CERTIFICATE", "CA certificate")
     try:
         context.load_verify_locations(cafile=ca)
-    except FileNotFoundError:
-        raise TLSConfigError(f"cannot read {ca}: no such file") from None
     except (ssl.SSLError, OSError) as exc:
-        raise TLSConfigError(f"cannot load the CA certificates in {ca}: {exc}") from None
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise TLSConfigError(f"cannot load the CA certificates in {ca}: {reason}") from None
 
 
 def server_context(
@@ -105,7 +132,8 @@ def client_context(
     if cert is not None:
         _load_chain(context, cert, key)
     elif key is not None:
-        raise TLSConfigError("a client key needs its certificate too (--tls-cert)")
+        _pem(key, b"PRIVATE KEY", "private key")
+        raise TLSConfigError(f"the key {key} needs its certificate too (--tls-cert)")
     return context
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from ..errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
+from ..errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, RPCError
 
 __all__ = [
     "ENCODER",
@@ -22,6 +22,7 @@ __all__ = [
     "check_request",
     "decode_request",
     "error_bytes",
+    "error_object",
     "parse_body",
 ]
 
@@ -61,8 +62,14 @@ def _decoded_str(raw: Raw | None) -> str | None:
         return None
 
 
+def error_object(code: int, message: str, data: Any = None) -> ErrorObject:
+    """The error object for ``code``, ``message`` and the raiser's ``data``: its ``data`` member
+    names the error's kind (``{"kind": "MethodNotFound", ...}``, see :mod:`instance_rpc.errors`)."""
+    return ErrorObject(code, message, RPCError(message, data=data, code=code).wire_data())
+
+
 def error_bytes(code: int, message: str, request_id: Any = _NULL) -> bytes:
-    return ENCODER.encode(ErrorEnvelope(error=ErrorObject(code, message), id=request_id))
+    return ENCODER.encode(ErrorEnvelope(error=error_object(code, message), id=request_id))
 
 
 class RequestRejected(Exception):

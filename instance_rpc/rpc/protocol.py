@@ -58,6 +58,7 @@ from .envelope import (
     check_request,
     decode_request,
     error_bytes,
+    error_object,
     parse_body,
 )
 from .streaming import StreamedAnswer, StreamedResult
@@ -101,8 +102,8 @@ def _error_object(code: int, message: str, data: Any) -> ErrorObject:
     """An error jsonrpcserver itself answered with, its message made to name the problem."""
     data = None if data is NODATA else data
     if code == METHOD_NOT_FOUND:
-        return ErrorObject(code, f"method not found: {data}")
-    return ErrorObject(code, message, data)
+        return error_object(code, f"method not found: {data}")
+    return error_object(code, message, data)
 
 
 class JsonRpcProtocol:
@@ -266,11 +267,11 @@ class JsonRpcProtocol:
                 raise
             except RPCError as exc:
                 code, failure = exc.code, exc.message
-                outcome = ErrorObject(exc.code, exc.message, exc.data)
+                outcome = ErrorObject(exc.code, exc.message, exc.wire_data())
             except Exception as exc:
                 self._log.exception("%s failed in the backend", name)
                 code, failure = SERVER_ERROR, str(exc) or type(exc).__name__
-                outcome = ErrorObject(SERVER_ERROR, failure)
+                outcome = error_object(SERVER_ERROR, failure)
             finally:
                 elapsed = time.perf_counter() - started
                 self._finished(name, call, code, failure, elapsed, cancelled=cancelled)

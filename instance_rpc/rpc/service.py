@@ -17,7 +17,7 @@ from msgspec import Raw
 
 from .. import handshake
 from .._version import __version__
-from ..errors import INVALID_PARAMS, NoSuchType, RPCError
+from ..errors import InvalidParams, NoSuchType
 from ..field_paths import name_map_keys
 from ..observability import collector
 from ..observability.observe import CallObserver
@@ -161,14 +161,14 @@ class InstanceService:
             decoded = _decoder(struct).decode(params if params is not None else b"{}")
         except msgspec.ValidationError as exc:
             message = name_map_keys(str(exc), params)
-            raise RPCError(f"invalid params: {message}", code=INVALID_PARAMS) from None
+            raise InvalidParams(f"invalid params: {message}") from None
         call.type_name = getattr(decoded, "Type", "")
         return decoded
 
     def _backend(self, type_name: str) -> Plugin:
         backend = self._backends.get(type_name)
         if backend is None:
-            raise NoSuchType(type_name)
+            raise NoSuchType(type_name, sorted(self._backends))
         return backend
 
     def _checked_backend(self, type_name: str, properties: Raw) -> Plugin:

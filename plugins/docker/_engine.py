@@ -45,6 +45,8 @@ _AIODOCKER_CANNOT_CONNECT = 900  # the status aiodocker gives a connection failu
 class EngineMissing(PluginError):
     """aiodocker is not installed."""
 
+    FIELDS = ()
+
     def __init__(self) -> None:
         super().__init__("the docker backend needs aiodocker: pip install 'instance-rpc[docker]'")
 
@@ -52,6 +54,8 @@ class EngineMissing(PluginError):
 class EngineError(PluginError):
     """The engine refused a call (``status`` is its HTTP status) or could not be reached
     (``status`` 0)."""
+
+    FIELDS = ("message", "status")
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message, data={"engine_status": status})

@@ -55,7 +55,9 @@ CATEGORIES = (
 
 class PolicyRefused(PluginError):
     """The docker policy refuses ``field``; ``allow`` is the ``--docker-allow`` value that
-    would admit it (None: no category does). JSON-RPC -32000, ``data`` carries both."""
+    would admit it (None: no category does). JSON-RPC -32000, ``data`` carries the three."""
+
+    FIELDS = ("field", "reason", "allow")
 
     def __init__(self, field: str, reason: str, allow: str | None) -> None:
         remedy = f"allow with --docker-allow {allow}" if allow else "no --docker-allow allows it"
@@ -64,6 +66,7 @@ class PolicyRefused(PluginError):
             data={"field": field, "allow": allow},
         )
         self.field = field
+        self.reason = reason
         self.allow = allow
 
 

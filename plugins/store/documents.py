@@ -65,9 +65,13 @@ def _write_all(fd: int, document: bytes) -> None:
 
 
 class StateDirectoryLocked(PluginError):
-    """Another process holds the state directory."""
+    """Another process holds the state directory (a client rebuilding it gets ``directory`` as
+    a ``Path`` too)."""
 
-    def __init__(self, directory: Path) -> None:
+    FIELDS = ("directory",)
+
+    def __init__(self, directory: Path | str) -> None:
+        directory = Path(directory)
         super().__init__(
             f"state directory {directory} is in use by another daemon "
             f"(lock held on {directory / _LOCK_NAME})"

@@ -24,10 +24,13 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 class InvalidInstanceID(PluginError):
     """An ID that is not a plain name, so it cannot name a document."""
 
+    FIELDS = ("instance_id", "reason")
+
     def __init__(self, instance_id: str, reason: str) -> None:
         shown = instance_id if len(instance_id) <= 40 else instance_id[:40] + "..."
         super().__init__(f"invalid instance ID {shown!r}: {reason}")
         self.instance_id = instance_id
+        self.reason = reason
 
 
 def check_instance_id(instance_id: str) -> str:

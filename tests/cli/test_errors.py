@@ -43,10 +43,11 @@ def test_a_name_that_is_not_a_plugin_name(cli: Cli, plugins_home: Path) -> None:
     assert line == "not a plugin name (want lookup or lookup/type): 'a/b/c'"
 
 
-def test_an_unknown_type(cli: Cli, memory_socket: Path) -> None:
-    assert (
-        cli.fails("describe", "instance-memory/large") == "instance-memory/large: no-plugin:large"
-    )
+def test_an_unknown_type_keeps_the_go_message_and_lists_the_types(
+    cli: Cli, memory_socket: Path
+) -> None:
+    line = cli.fails("describe", "instance-memory/large")
+    assert line == "instance-memory/large: no-plugin:large (types: .)"
 
 
 def test_version_mismatch(cli: Cli, plugins_home: Path) -> None:

@@ -104,18 +104,18 @@ def test_validate_accepts_a_spec(cli: Cli, memory_socket: Path, backend: Recordi
     assert _stored(backend) == []
 
 
-def test_validate_checks_the_declared_schema_first(cli: Cli, memory_socket: Path) -> None:
-    # memory declares "any JSON object": the schema from its spec document refuses this locally
-    # (the plugin's own reasons: tests/cli/test_typed_properties.py)
+def test_validate_words_the_mistake_as_provision_does(cli: Cli, memory_socket: Path) -> None:
+    # (more of this, against a daemon in a process: tests/cli/test_typed_properties.py)
     line = cli.fails("validate", "instance-memory", "-", input='{"Properties": [1]}')
-    assert line == "<stdin>: invalid Properties: must be a JSON object, got array"
+    assert line == "instance-memory: invalid Properties: must be a JSON object, got array"
+    assert cli.fails("provision", "instance-memory", "-", input='{"Properties": [1]}') == line
 
 
 def test_validate_properties_only(cli: Cli, memory_socket: Path) -> None:
     args = ("validate", "instance-memory", "--properties-only", "-")
     assert cli.ok(*args, input='{"size": "small"}') == "valid\n"
     line = cli.fails(*args, input='"small"')
-    assert line == "<stdin>: invalid Properties: must be a JSON object, got string"
+    assert line == "instance-memory: invalid Properties: must be a JSON object, got string"
 
 
 BAD_SPECS = [

@@ -171,3 +171,11 @@ def test_logs_one_line_per_call_and_never_a_secret(sock_dir: Path) -> None:
     assert '"password":"***"' in log
     assert "Instance.Provision type=. ok (" in log
     assert "Instance.DescribeInstances type=. ok (" in log
+
+
+def test_listening_on_is_said_once(sock_dir: Path) -> None:
+    """On stdout, where starters wait for it; the log (stderr) does not repeat it at INFO."""
+    with running_daemon("--plugin", "memory", "--socket", str(sock_dir / "once.sock")) as running:
+        assert running.listening.startswith("listening on ")
+        log = running.stop()
+    assert "listening on" not in log

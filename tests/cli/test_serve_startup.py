@@ -81,7 +81,11 @@ CASES: dict[str, tuple[str, list[str], str]] = {
         ["--plugin", "file", "--dir", "{file}"],
         "backend 'file': cannot open the state directory: {file}: File exists",
     ),
-    "--dir twice": ("s", ["--dir", "a", "--dir", "b"], "--dir given twice without a backend name"),
+    "--dir twice": (
+        "s",
+        ["--plugin", "file", "--dir", "a", "--dir", "b"],
+        "--dir given twice without a backend name",
+    ),
     "--dir for a backend without state": (
         "s",
         ["--plugin", "memory", "--dir", "memory=/m"],

@@ -50,17 +50,39 @@ def test_info_schema_of_a_type_the_plugin_does_not_serve(plugins_dir: Path, daem
     )
 
 
-def test_validate_names_the_field_locally(plugins_dir: Path, daemon: Path, tmp_path: Path) -> None:
-    spec = tmp_path / "worker.json"
-    spec.write_text('{"Properties": {"env": {"PORT": "80"}, "stop_grace_seconds": "5"}}')
-    result = run_command(plugins_dir, "validate", "local/process", str(spec))
-    assert result.returncode == 1
-    assert result.stderr == (
-        f"instance-rpc: {spec}: invalid Properties: "
-        "must be a JSON number, got string - at `$.stop_grace_seconds`\n"
-    )
-    fine = run_command(plugins_dir, "validate", "local/process", "-", input='{"Properties": {}}')
-    assert (fine.returncode, fine.stdout) == (0, "valid\n")
+@pytest.mark.parametrize("name", ["local/process", "local"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        '{"Properties": {"env": {"PORT": "80"}, "stop_grace_seconds": "5"}}',
+        '{"Properties": [1]}',
+        '{"Properties": "small"}',
+    ],
+)
+def test_validate_words_a_mistake_as_provision_does(
+    plugins_dir: Path, daemon: Path, name: str, spec: str
+) -> None:
+    validated = run_command(plugins_dir, "validate", name, "-", input=spec)
+    provisioned = run_command(plugins_dir, "provision", name, "-", input=spec)
+    assert validated.returncode == provisioned.returncode
+    if name == "local":  # memory takes any object
+        assert validated.returncode == ("env" not in spec)
+    else:
+        assert validated.returncode == 1
+    if validated.returncode:
+        assert validated.stderr == provisioned.stderr
+        assert validated.stderr.startswith(f"instance-rpc: {name}: invalid Properties: ")
+
+
+@pytest.mark.parametrize("name", ["local/process", "local"])
+def test_absent_properties_are_judged_alike(plugins_dir: Path, daemon: Path, name: str) -> None:
+    for spec in ('{"Tags": {"a": "b"}}', '{"Properties": null}'):
+        validated = run_command(plugins_dir, "validate", name, "-", input=spec)
+        provisioned = run_command(plugins_dir, "provision", name, "-", input=spec)
+        assert (validated.returncode, validated.stdout) == (0, "valid\n"), validated.stderr
+        assert provisioned.returncode == 0, provisioned.stderr
+        destroyed = run_command(plugins_dir, "destroy", name, provisioned.stdout.strip())
+        assert destroyed.returncode == 0, destroyed.stderr
 
 
 def test_what_no_schema_can_say_is_still_the_plugins(plugins_dir: Path, daemon: Path) -> None:

@@ -148,10 +148,15 @@ async def test_the_declared_properties_are_the_daemons_check_and_document(
     spec = sock_dir / "web.json"
     spec.write_text(json.dumps({"Properties": {"Config": {"Image": 1}}}))
     checked = run_cli("validate", str(daemon.socket_path), str(spec))
-    assert checked.returncode == 1
-    assert checked.stderr == (
-        f"instance-rpc: {spec}: invalid Properties: "
-        "must be a JSON string, got number - at `$.Config.Image`\n"
+    provisioned = run_cli("provision", str(daemon.socket_path), str(spec))
+    assert (checked.returncode, provisioned.returncode) == (1, 1)
+    assert (
+        checked.stderr
+        == provisioned.stderr
+        == (  # one voice: provision's words
+            f"instance-rpc: {daemon.socket_path}: invalid Properties: "
+            "Expected `str`, got `int` - at `$.Config.Image`\n"
+        )
     )
 
 
@@ -159,7 +164,10 @@ def test_docker_host_without_a_backend_that_takes_it_is_refused(sock_dir: Path) 
     done = run_cli("serve", "--socket", str(sock_dir / "s"), "--plugin", "memory",
                    "--docker-host", "unix:///x.sock")  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr.strip().endswith("--docker-host: no served backend takes it")
+    assert done.stderr == (
+        "instance-rpc: --docker-host is an option of the docker backend, not served here "
+        "(serving memory)\n"
+    )
 
 
 def test_without_aiodocker_serve_names_the_extra(sock_dir: Path) -> None:

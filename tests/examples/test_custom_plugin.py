@@ -20,6 +20,7 @@ from instance_rpc import (
 )
 from instance_rpc.testing import running_server
 from instance_rpc.testing.daemon import spawn
+from tests.daemon import running_daemon
 from tests.examples.conftest import EXAMPLES
 
 
@@ -114,3 +115,24 @@ def test_served_as_a_program_it_passes_the_conformance_suite(sock_dir: Path) -> 
     summary = checked.stdout.strip().splitlines()[-1]
     assert summary.endswith(" passed, 0 failed")
     assert "FAIL" not in checked.stdout
+
+
+def test_served_through_an_entry_point(sock_dir: Path) -> None:
+    """The route the example's docstring gives: an ``instance_rpc.plugins`` entry point (here
+    the metadata of an installed distribution on the path), then ``serve --plugin files``."""
+    site = sock_dir / "site"
+    info = site / "files_backend-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: files-backend\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[instance_rpc.plugins]\nfiles = custom_plugin:FilesPlugin\n"
+    )
+    env = {"PYTHONPATH": f"{site}:{EXAMPLES}"}
+    socket_path, state = sock_dir / "e.sock", sock_dir / "state"
+    for extra in (["--dir", str(state / "given")], []):
+        run_env = {**env, "XDG_STATE_HOME": str(state)}
+        args = ["--plugin", "files", "--socket", str(socket_path), *extra]
+        with running_daemon(*args, env=run_env), SyncPluginClient(socket_path) as plugin:
+            created = plugin.provision(Spec(tags={"k": "v"}))
+        kept = state / "given" if extra else state / "instance-rpc" / "e.sock"
+        assert (kept / f"{created}.json").exists(), sorted(state.rglob("*"))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.daemon import run_cli
+import pytest
+
+from tests.daemon import run_cli, running_daemon
 from tests.examples.conftest import EXAMPLES
 from tests.tools import require_tool
 
@@ -50,3 +53,18 @@ def test_exec_start_uses_only_options_serve_has() -> None:
     help_text = run_cli("serve", "--help").stdout
     for option in options:
         assert option in help_text
+
+
+@pytest.mark.parametrize("backend", ["file", "memory", "process"])
+def test_exec_start_serves_each_backend_as_written(backend: str, sock_dir: Path) -> None:
+    """ExecStart as systemd runs it (``%i`` the instance, the backend from the drop-in's
+    INSTANCE_RPC_BACKEND, ``$STATE_DIRECTORY`` from StateDirectory=), outside systemd: every
+    option it passes applies to the backend chosen."""
+    words = exec_start().replace("%i", "web").replace("${INSTANCE_RPC_BACKEND}", backend).split()
+    env = {
+        "INFRAKIT_PLUGINS_DIR": str(sock_dir / "plugins"),
+        "STATE_DIRECTORY": str(sock_dir / "state"),
+    }
+    with running_daemon(*words[2:], env=env) as daemon:
+        assert daemon.socket_path == sock_dir / "plugins" / "web"
+        assert daemon.signal(signal.SIGTERM) == 0

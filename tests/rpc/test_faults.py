@@ -212,8 +212,10 @@ async def test_a_backend_error_keeps_its_code_message_and_data(sock_dir: Path) -
     ):
         with pytest.raises(InvalidParams) as invalid:
             await client.validate({})
-        assert (invalid.value.message, invalid.value.data) == ("size must be a number", "size")
+        # data names the kind; a raiser's data stays there (a dict's members, else as "data")
+        assert invalid.value.message == "size must be a number"
+        assert invalid.value.data == {"kind": "InvalidParams", "data": "size"}
         with pytest.raises(MethodNotFound) as missing:
             await client.destroy("x", Context("terminate"))
         assert missing.value.message == "this backend cannot destroy"
-        assert missing.value.data == {"hint": "detach"}
+        assert missing.value.data == {"kind": "MethodNotFound", "hint": "detach"}

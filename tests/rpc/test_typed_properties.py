@@ -82,7 +82,9 @@ async def test_bad_properties_are_refused_before_the_backend_runs(
             path, "Instance.Provision", {"Type": type_name, "Spec": _spec(properties)}
         )
     for answer in (validated, provisioned):
-        assert answer["error"] == {"code": -32000, "message": message, "data": None}
+        reason = message.removeprefix("invalid Properties: ")
+        data = {"kind": "InvalidProperties", "reason": reason}
+        assert answer["error"] == {"code": -32000, "message": message, "data": data}
     assert backends[type_name].calls == []
 
 

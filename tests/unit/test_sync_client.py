@@ -68,7 +68,8 @@ def test_errors_are_the_async_clients(socket_path: Path) -> None:
     with SyncPluginClient(socket_path) as plugin:
         with pytest.raises(PluginError, match="instance not found: inst-7") as caught:
             plugin.destroy("inst-7", ROLLING_UPDATE)
-        assert not isinstance(caught.value, InstanceNotFound)  # remote errors arrive as PluginError
+        assert type(caught.value) is InstanceNotFound  # the class the backend raised
+        assert caught.value.instance_id == "inst-7"
     with (
         SyncPluginClient(socket_path.parent / "missing.sock") as gone,
         pytest.raises(PluginUnavailable, match=r"missing\.sock is unavailable"),
