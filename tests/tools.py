@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from typing import NoReturn
 
 import pytest
@@ -24,3 +26,25 @@ def require_tool(name: str, package: str) -> str:
     if found is None:
         unavailable(f"{name} is not installed ({package})")
     return found
+
+
+def as_nobody() -> list[str]:
+    """The command prefix that runs a program as nobody (uid and gid 65534, no groups), for a
+    daemon started without root. Skips the test where setpriv (util-linux) is missing, and where
+    this interpreter cannot run as nobody: an interpreter built under a home directory only root
+    may enter (pyenv under /root) cannot load its own shared library there. That is a fact of how
+    the interpreter was installed, which CI cannot change, so it skips in CI too; the run on the
+    system's interpreter covers these tests."""
+    setpriv = require_tool("setpriv", "util-linux")
+    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "pass"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd="/",
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"{sys.executable} cannot run as nobody: {probe.stderr.strip()}")
+    return prefix

@@ -29,6 +29,7 @@ from instance_rpc.errors import PluginError
 from instance_rpc.types import load_properties
 from instance_rpc_plugins.process import ProcessPlugin, _cgroup, _cgroup_v1
 from tests.daemon import CLI, eventually, short_tmp_dir
+from tests.tools import as_nobody
 
 
 @contextlib.contextmanager
@@ -249,7 +250,6 @@ async def test_an_allocation_beyond_max_memory_is_killed(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="running the daemon as nobody needs root")
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing")
 def test_a_ceiling_is_refused_where_its_v1_hierarchy_is_not_writable() -> None:
     """A daemon running as nobody: its cgroup v2 parent is its own, but the cgroup v1 pids
     hierarchy, the only one offering the controller, is root's."""
@@ -258,7 +258,7 @@ def test_a_ceiling_is_refused_where_its_v1_hierarchy_is_not_writable() -> None:
             pytest.skip("the pids controller is not on a cgroup v1 hierarchy here")
         os.chown(parent, 65534, 65534)
         os.chown(tmp, 65534, 65534)
-        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        nobody = as_nobody()
         line = _refused_serve(nobody, tmp, parent, "--process-max-pids", "8")
         assert line.startswith("instance-rpc: --process-max-pids needs the cgroup v2 'pids'"), line
         root_only = _cgroup_v1.parent("pids")  # the daemon's too: setpriv keeps the cgroups

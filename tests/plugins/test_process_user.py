@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from instance_rpc.types import load_properties
 from instance_rpc_plugins.process import _cgroup
 from instance_rpc_plugins.process._user import SAFE_PATH
 from tests.daemon import CLI, eventually, run_cli, running_daemon, short_tmp_dir
+from tests.tools import as_nobody
 
 _SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-daemon-secret",
@@ -109,9 +109,8 @@ def test_an_unknown_user_or_group_is_refused_at_start_up_in_one_line() -> None:
 
 
 @_needs_root
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing")
 def test_a_daemon_that_is_not_root_cannot_run_instances_as_another_user() -> None:
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    nobody = as_nobody()
     with short_tmp_dir() as tmp:
         args = ("--socket", str(tmp / "p.sock"), "--plugin", "process", "--dir", str(tmp))
         done = subprocess.run(
