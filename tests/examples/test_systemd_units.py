@@ -15,7 +15,9 @@ from tests.examples.conftest import EXAMPLES
 from tests.tools import require_tool
 
 UNITS = EXAMPLES / "systemd"
-INSTALLED = "/usr/local/bin/instance-rpc"
+INSTALLED = "/opt/instance-rpc/bin/instance-rpc"
+"""Where the units expect the command: the virtual environment the docs tell operators to make."""
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def exec_start() -> str:
@@ -68,3 +70,17 @@ def test_exec_start_serves_each_backend_as_written(backend: str, sock_dir: Path)
     with running_daemon(*words[2:], env=env) as daemon:
         assert daemon.socket_path == sock_dir / "plugins" / "web"
         assert daemon.signal(signal.SIGTERM) == 0
+
+
+def test_the_docs_create_the_path_the_units_run() -> None:
+    """The systemd page and the Install page tell operators to make the venv the units run."""
+    venv = INSTALLED.removesuffix("/bin/instance-rpc")
+    for page in ("operations/systemd.md", "install.md"):
+        text = (DOCS / page).read_text()
+        assert f"python3 -m venv {venv}\n" in text, page
+        assert f"{venv}/bin/pip install ." in text, page
+        assert "/usr/local/bin" not in text, page
+    for unit in ("instance-rpc@.socket", "instance-rpc@.service"):
+        text = (UNITS / unit).read_text()
+        assert "/usr/local/bin" not in text
+        assert "pypi.org" not in text  # the package is installed from the clone, not an index
