@@ -48,7 +48,10 @@ class EngineMissing(PluginError):
     FIELDS = ()
 
     def __init__(self) -> None:
-        super().__init__("the docker backend needs aiodocker: pip install 'instance-rpc[docker]'")
+        super().__init__(
+            "the docker backend needs aiodocker: install instance-rpc with its docker extra "
+            "(pip install '.[docker]' in the clone)"
+        )
 
 
 class EngineError(PluginError):

@@ -3,8 +3,8 @@
 - The engine: ``docker_host`` (``serve --docker-host URL``), else ``$DOCKER_HOST``, else
   ``unix:///var/run/docker.sock``. Every engine call has a deadline, ``engine_timeout`` seconds
   (``serve --docker-engine-timeout``, default 30); the error names the engine that did not
-  answer. aiodocker (``pip install 'instance-rpc[docker]'``) is imported only when the backend
-  is made; without it the backend cannot be made (:class:`EngineMissing`).
+  answer. aiodocker (the docker extra: ``pip install '.[docker]'``) is imported only when the
+  backend is made; without it the backend cannot be made (:class:`EngineMissing`).
 - Properties: InfraKit's shape (``Config``, ``HostConfig``, ``NetworkAttachments``, ``Tags``)
   plus ``Pull`` and ``StopTimeout``; see ``_properties.py``.
 - IDs are the engine's container IDs; the container's name is the LogicalID when there is one,

@@ -48,21 +48,27 @@ _BACKOFF_CAP = 5.0
 class ExtraMissing(PluginError):
     """aiobotocore is not installed."""
 
+    FIELDS = ()
+
     def __init__(self) -> None:
         super().__init__(
-            "the ec2 backend needs aiobotocore: pip install 'instance-rpc[ec2]' "
-            "(from a clone: pip install '.[ec2]')"
+            "the ec2 backend needs aiobotocore: install instance-rpc with its ec2 extra "
+            "(pip install '.[ec2]' in the clone)"
         )
 
 
 class APIError(PluginError):
     """The API refused a call (or it could not be made in time): ``code`` is the API's error
-    code (``"RequestLimitExceeded"``), or ``""`` for a connection failure."""
+    code (``"RequestLimitExceeded"``), or ``""`` for a connection failure; ``api_message`` the
+    API's own words. All three travel in the JSON-RPC error's ``data``."""
 
-    def __init__(self, action: str, code: str, message: str) -> None:
+    FIELDS = ("action", "api_code", "api_message")
+
+    def __init__(self, action: str, api_code: str, api_message: str) -> None:
         self.action = action
-        self.api_code = code
-        text = f"{code}: {message}" if code else message
+        self.api_code = api_code
+        self.api_message = api_message
+        text = f"{api_code}: {api_message}" if api_code else api_message
         super().__init__(f"ec2 {action}: {' '.join(text.split())}")
 
 

@@ -1,6 +1,6 @@
 """The ``ec2`` backend: each instance is an EC2 instance, and the API is the only state.
 
-- The API: aiobotocore (``pip install 'instance-rpc[ec2]'``), region and credentials from the
+- The API: aiobotocore (the ec2 extra: ``pip install '.[ec2]'``), region and credentials from the
   standard AWS chain, the endpoint from ``ec2_endpoint`` (``serve --ec2-endpoint URL``) or
   ``$AWS_ENDPOINT_URL_EC2``; see ``_settings.py`` for the deadline and the request rates.
 - Properties: InfraKit's AWS shape (``RunInstancesInput``, ``Tags``, ``AttachVolumeInputs``),

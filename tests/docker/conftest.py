@@ -23,7 +23,7 @@ def engine() -> Iterator[Engine]:
     try:
         import aiodocker  # noqa: F401
     except ImportError:
-        reason = "aiodocker is not installed (pip install 'instance-rpc[docker]')"
+        reason = "aiodocker is not installed (pip install '.[docker]')"
     else:
         reason = ""
     try:

@@ -184,5 +184,5 @@ def test_without_aiodocker_serve_names_the_extra(sock_dir: Path) -> None:
     assert done.returncode == 1
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
-    assert "pip install 'instance-rpc[docker]'" in lines[0]
+    assert "pip install '.[docker]'" in lines[0]
     assert not (sock_dir / "s").exists()

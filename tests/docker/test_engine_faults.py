@@ -149,8 +149,10 @@ async def test_containers_left_created_are_not_instances_and_are_removed(
 async def test_containers_left_created_are_removed_once_stale_without_a_restart(
     engine: Engine, owner: str, tmp_path: Path, docker: Any
 ) -> None:
+    # Stale after twice the engine timeout: 6 s, so the first Describe comes well before it
+    # even on a busy machine.
     running = DockerPlugin(
-        dir=tmp_path / "s", name=owner, docker_host=engine.host, docker_engine_timeout=0.5
+        dir=tmp_path / "s", name=owner, docker_host=engine.host, docker_engine_timeout=3
     )
     try:
         await running.astart()
@@ -158,8 +160,12 @@ async def test_containers_left_created_are_removed_once_stale_without_a_restart(
         stray = await leftover(docker, engine, owner, None)
         assert await running.describe_instances({}) == []
         assert await exists(docker, stray)  # not yet: a Provision may be starting it
-        await asyncio.sleep(1.5)  # twice the engine timeout
-        assert await running.describe_instances({}) == []
+        await asyncio.sleep(6)  # twice the engine timeout
+        for _ in range(40):  # a Describe removes it; bounded, half a second apart
+            assert await running.describe_instances({}) == []
+            if not await exists(docker, stray):
+                break
+            await asyncio.sleep(0.5)
         assert not await exists(docker, stray)
     finally:
         await running.aclose()

@@ -143,7 +143,7 @@ class PageRun:
         elif block.language == "console":
             background = marker is not None and marker.kind == "background"
             for command in console_commands(block.text):
-                if background or command.text.startswith("instance-rpc serve"):
+                if background or _serves(command):
                     self.start(command.text, command.shown, block)
                 else:
                     self.command(command, block)
@@ -292,3 +292,11 @@ class PageRun:
                     process.wait(timeout=20)
             out.close()
             err.close()
+
+
+def _serves(command: Command) -> bool:
+    """Whether a console command starts a daemon that keeps running: ``instance-rpc serve``,
+    unless the docs show it refused (its first line shown is ``instance-rpc: ...``), which runs
+    and ends as any other command."""
+    refused = bool(command.shown) and command.shown[0].startswith("instance-rpc: ")
+    return command.text.startswith("instance-rpc serve") and not refused

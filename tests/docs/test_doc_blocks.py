@@ -33,6 +33,8 @@ SKIPPED: dict[str, str] = {
     "bench-load": "docs/performance.md",
     "typed-properties-fragment": "docs/writing-a-backend.md",
     "conformance-examples": "docs/writing-a-backend.md",
+    "editable-strict": "docs/python-api.md",
+    "ec2-synopsis": "docs/backends/ec2.md",
 }
 """Blocks that cannot run here, by the name their marker gives, with the page they are on."""
 

@@ -23,7 +23,7 @@ def api_server() -> Iterator[APIServer]:
     try:
         import aiobotocore  # noqa: F401
     except ImportError:
-        reason = "aiobotocore is not installed (pip install 'instance-rpc[ec2]')"
+        reason = "aiobotocore is not installed (pip install '.[ec2]')"
     else:
         reason = ""
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
