@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 ARGS ?=
 
-.PHONY: venv install run test lint typecheck check docs docs-serve bench bench-hostile bench-ec2 clean
+.PHONY: venv install run test lint typecheck check docs docs-serve bench bench-hostile bench-ec2 bench-docker-against clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -50,6 +50,9 @@ bench: $(STAMP)
 
 bench-ec2: $(STAMP)
 	$(BIN)/python -m benchmarks.ec2
+
+bench-docker-against: $(STAMP)  ## the docker backend's Provision/s and Destroy/s against REV's
+	$(BIN)/python -m benchmarks.docker_against $(REV) $(DOCKER_ARGS)
 
 bench-hostile: $(STAMP)
 	$(BIN)/python -m benchmarks.hostile
