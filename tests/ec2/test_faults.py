@@ -88,7 +88,10 @@ async def test_a_provision_given_up_is_finished_by_the_next_one(
     before = await ids(api_server)
     proxy.hide_for = 3.0
     spec = Spec(properties=props(), logical_id="slow")
-    with pytest.raises(PluginError, match="has not shown it within the 1 s deadline"):
+    # The deadline ends while the instance is hidden: between describes ("has not shown it"), or
+    # during one on a busy machine, whose answer comes too late.
+    gave_up = r"(has not shown it|DescribeInstances: no answer) within the 1 s deadline"
+    with pytest.raises(PluginError, match=gave_up):
         await daemons(ec2_deadline=1).provision(spec)
     [made] = await new_instances(api_server, before)
     assert all_tags(made)[LOGICAL_ID] == "slow"
