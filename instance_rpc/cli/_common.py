@@ -36,6 +36,7 @@ __all__ = [
     "outcome_line",
     "parse_pairs",
     "read_input",
+    "timeout_option",
 ]
 
 _T = TypeVar("_T")
@@ -74,6 +75,19 @@ TIMEOUT_HELP = (
     "repeat (the plugin returns the instance it made); one without may make a second instance, "
     "so look first (instance-rpc describe)."
 )
+
+
+def timeout_option(default: float, help_text: str) -> Callable[[_F], _F]:
+    """``--timeout SECONDS`` (more than 0, ``default`` when not given): how long the command
+    waits for an answer before the outcome is unknown (exit status 3); ``help_text`` says so."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help_text,
+    )
 
 
 def outcome_line(target: str, what: str, exc: InstanceRPCError) -> str:

@@ -16,6 +16,7 @@ from ._common import (
     help_with,
     is_outcome_unknown,
     outcome_line,
+    timeout_option,
 )
 from ._tls import TLS_HELP, tls_options
 
@@ -34,13 +35,9 @@ _REASONS = {context.reason: context for context in (TERMINATION, ROLLING_UPDATE)
     show_default=True,
     help="Why, as the plugin is told: for good, or to be replaced by a new version.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_DESTROY_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for each Destroy's answer; then its outcome is unknown (status 3).",
+@timeout_option(
+    DEFAULT_DESTROY_TIMEOUT,
+    "How long to wait for each Destroy's answer; then its outcome is unknown (status 3).",
 )
 @help_with(TIMEOUT_HELP, NAME_HELP, TLS_HELP)
 @tls_options

@@ -14,6 +14,7 @@ from ._common import (
     call_plugin,
     help_with,
     read_input,
+    timeout_option,
 )
 from ._tls import TLS_HELP, tls_options
 
@@ -23,13 +24,9 @@ __all__ = ["provision"]
 @main.command()
 @click.argument("name")
 @click.argument("file", metavar="FILE|-")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_PROVISION_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for the plugin's answer; then the outcome is unknown (status 3).",
+@timeout_option(
+    DEFAULT_PROVISION_TIMEOUT,
+    "How long to wait for the plugin's answer; then the outcome is unknown (status 3).",
 )
 @help_with(SPEC_HELP, TIMEOUT_HELP, NAME_HELP, TLS_HELP)
 @tls_options
