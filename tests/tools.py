@@ -48,3 +48,11 @@ def as_nobody() -> list[str]:
     if probe.returncode != 0:
         pytest.skip(f"{sys.executable} cannot run as nobody: {probe.stderr.strip()}")
     return prefix
+
+
+def unavailable_unless_required(variable: str, message: str) -> NoReturn:
+    """End the test for want of what ``message`` says: a failure where the environment variable
+    ``variable`` is ``1`` (.ci/run sets it where it installs the tool), a skip elsewhere."""
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{variable}=1 but {message}")
+    pytest.skip(message)

@@ -4,7 +4,6 @@ a docker backend on it per test, and an engine client to check what the engine i
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from instance_rpc_plugins.docker import DockerPlugin
 from tests.docker.engine import HOW_TO_ENABLE, Engine, EngineUnavailable, private_engine
+from tests.tools import unavailable_unless_required
 
 REQUIRE = "INSTANCE_RPC_REQUIRE_DOCKER"
 
@@ -34,9 +34,7 @@ def engine() -> Iterator[Engine]:
             return
     except EngineUnavailable as exc:
         message = f"{HOW_TO_ENABLE} ({exc})"
-        if os.environ.get(REQUIRE) == "1":
-            pytest.fail(f"{REQUIRE}=1 but {message}")
-        pytest.skip(message)
+        unavailable_unless_required(REQUIRE, message)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ fails the Provision (``Pull: always`` never runs the stale local copy)."""
 from __future__ import annotations
 
 import io
-import os
 import secrets
 import tarfile
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from instance_rpc_plugins.docker._engine import split_reference
 from tests.docker.conftest import REQUIRE, SERVICE
 from tests.docker.engine import Engine
 from tests.docker.registry import HOW_TO_ENABLE, Registry, RegistryUnavailable, private_registry
+from tests.tools import unavailable_unless_required
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,7 @@ def registry(engine: Engine) -> Iterator[Registry]:
             return
     except RegistryUnavailable as exc:
         message = f"{HOW_TO_ENABLE} ({exc})"
-        if os.environ.get(REQUIRE) == "1":
-            pytest.fail(f"{REQUIRE}=1 but {message}")
-        pytest.skip(message)
+        unavailable_unless_required(REQUIRE, message)
 
 
 def _one_file_tar(content: bytes) -> bytes:

@@ -14,6 +14,7 @@ import pytest
 from tests.ec2.api_server import AMI, CREDENTIALS, HOW_TO_ENABLE, APIServer, APIUnavailable
 from tests.ec2.api_server import api_server as start_api_server
 from tests.ec2.fault_proxy import FaultProxy, fault_proxy
+from tests.tools import unavailable_unless_required
 
 REQUIRE = "INSTANCE_RPC_REQUIRE_EC2"
 
@@ -36,9 +37,7 @@ def api_server() -> Iterator[APIServer]:
             return
     except APIUnavailable as exc:
         message = f"{HOW_TO_ENABLE} ({exc})"
-        if os.environ.get(REQUIRE) == "1":
-            pytest.fail(f"{REQUIRE}=1 but {message}")
-        pytest.skip(message)
+        unavailable_unless_required(REQUIRE, message)
     finally:
         for key, value in saved.items():
             if value is None:
